@@ -1,0 +1,1 @@
+"""The ``opsync`` command line."""

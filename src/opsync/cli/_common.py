@@ -1,0 +1,54 @@
+"""What every CLI command shares: the settings built once per invocation, async running, and
+the mapping of our errors to exit codes (a missing setting exits 2 with one line)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from opsync.config import Settings, load_settings
+from opsync.errors import ConfigError, OpsyncError
+
+T = TypeVar("T")
+
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    """Global options, kept on ``ctx.obj`` by the root callback."""
+
+    db: str | None = None
+
+    def settings(self) -> Settings:
+        try:
+            overrides = {"database_url": self.db} if self.db else {}
+            return load_settings(**overrides)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            err_console.print(f"invalid settings: {exc}")
+            raise typer.Exit(2) from exc
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):
+        obj = CliState()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run an async command; our errors become one line on stderr and an exit code."""
+    try:
+        return asyncio.run(coro)
+    except ConfigError as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from exc
+    except OpsyncError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc

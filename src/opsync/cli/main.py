@@ -1,0 +1,42 @@
+"""``opsync``: the root Typer app. Sub-apps live in sibling modules, one noun each."""
+
+from __future__ import annotations
+
+import typer
+
+from opsync import __version__
+from opsync.cli._common import CliState
+from opsync.cli.db import app as db_app
+from opsync.cli.sandbox import app as sandbox_app
+
+app = typer.Typer(
+    name="opsync",
+    help="Mirror OpenPhone (Quo) calls and messages into Notion.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"opsync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: str | None = typer.Option(
+        None, "--db", metavar="URL", help="Database URL; overrides OPSYNC_DATABASE_URL."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    ctx.obj = CliState(db=db)
+
+
+def main() -> None:
+    app()
