@@ -1,4 +1,4 @@
-"""Retry policy as values and pure functions: backoff with full jitter, a server's Retry-After wins."""
+"""Retry policy as values and pure functions: backoff with jitter; Retry-After wins."""
 
 from __future__ import annotations
 
