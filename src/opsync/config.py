@@ -150,13 +150,15 @@ class Settings(BaseSettings):
 
 def load_settings(
     environ: Mapping[str, str] | None = None,
+    *,
     env_file: str | Path | None = ".env",
-    **overrides: Any,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Build settings from ``environ`` (default: the process environment) and ``env_file``.
+    """Build settings from ``environ`` (default: the process environment and ``env_file``).
 
-    ``overrides`` (field names) win over both, e.g. the CLI's ``--db``.
+    ``overrides`` (keyed by field name) win over both, e.g. the CLI's ``--db``.
     """
+    overrides = dict(overrides or {})
     values: dict[str, Any] = {}
     if environ is not None:
         known = {
@@ -167,4 +169,4 @@ def load_settings(
             if key.upper() in known:
                 values[known[key.upper()]] = value
         return Settings.model_validate({**values, **overrides})
-    return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=env_file, **overrides)

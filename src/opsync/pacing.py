@@ -25,6 +25,8 @@ class RateLimit:
             raise ValueError("rate must be > 0 and burst >= 1")
 
 
+_EPSILON = 1e-9
+
 NOTION_LIMIT = RateLimit(rate=3.0, burst=3)
 OPENPHONE_LIMIT = RateLimit(rate=10.0, burst=10)
 
@@ -58,8 +60,8 @@ class TokenBucket:
             return
         until = self._clock.monotonic() + seconds
         self._paused_until = max(self._paused_until, until)
-        # Nothing accrues while paused: the upstream told us to stop, not to save up.
-        self._tokens = min(self._tokens, 0.0)
+        # One request may go when the pause ends; nothing more accrues while paused.
+        self._tokens = min(self._tokens, 1.0)
         self._updated = max(self._updated, self._paused_until)
 
     async def acquire(self) -> float:
@@ -71,8 +73,8 @@ class TokenBucket:
                     delay = self._paused_until - now
                 else:
                     self._refill(now)
-                    if self._tokens >= 1.0:
-                        self._tokens -= 1.0
+                    if self._tokens >= 1.0 - _EPSILON:  # float refill can fall a hair short
+                        self._tokens = max(0.0, self._tokens - 1.0)
                         return waited
                     delay = (1.0 - self._tokens) / self.limit.rate
                 waited += delay

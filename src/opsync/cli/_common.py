@@ -28,7 +28,7 @@ class CliState:
     def settings(self) -> Settings:
         try:
             overrides = {"database_url": self.db} if self.db else {}
-            return load_settings(**overrides)
+            return load_settings(overrides=overrides)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             err_console.print(f"invalid settings: {exc}")
             raise typer.Exit(2) from exc
