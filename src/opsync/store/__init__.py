@@ -1,0 +1,18 @@
+"""The SQL store: SQLite by default, PostgreSQL by URL; the only place in opsync with SQL."""
+
+from opsync.store._engine import DatabaseURLInvalid, QueryError, normalize_url
+from opsync.store.migrations import AppliedMigration
+from opsync.store.rows import LedgerEntry, PhoneNumber, QueryResult, Snapshot
+from opsync.store.store import Store
+
+__all__ = [
+    "AppliedMigration",
+    "DatabaseURLInvalid",
+    "LedgerEntry",
+    "PhoneNumber",
+    "QueryError",
+    "QueryResult",
+    "Snapshot",
+    "Store",
+    "normalize_url",
+]

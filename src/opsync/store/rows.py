@@ -1,0 +1,67 @@
+"""The values the store returns: small frozen dataclasses, timestamps in epoch milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+ResourceType = Literal["call", "message"]
+"""What a Notion page mirrors. Calls and messages share the ``AC`` id prefix, so the ledger
+keys on (type, id)."""
+
+LedgerState = Literal["intent", "created", "failed"]
+InboxState = Literal["pending", "in_flight", "done", "dead", "ignored"]
+InboxSource = Literal["webhook", "cron", "backfill", "replay", "cli"]
+SyncStatus = Literal["success", "failed", "skipped"]
+MetricType = Literal["api_call", "notion_query", "canvas_lookup"]
+
+
+class QueryResult(NamedTuple):
+    """The outcome of an ad-hoc statement: column names and rows (both empty for DDL/DML)."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the store knows about the Notion page of one call or message."""
+
+    resource_type: str
+    resource_id: str
+    notion_page_id: str | None
+    notion_database_id: str | None
+    content_hash: str | None
+    state: str
+    attempts: int
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The last known OpenPhone object of a kind (call, recordings, transcript, message, …)."""
+
+    resource_type: str
+    resource_id: str
+    phone_number_id: str | None
+    payload: Any
+    fetched_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    """A row of ``phone_numbers``."""
+
+    id: str
+    number: str
+    name: str | None
+    first_seen_at: int
+    last_call_sync_at: int | None
+    last_message_sync_at: int | None
+    total_calls_synced: int
+    total_messages_synced: int
+    is_active: bool
+    created_at: int
+    updated_at: int

@@ -1,0 +1,181 @@
+"""The :class:`Store`: every query opsync runs, as named async operations.
+
+SQLite and PostgreSQL share each query; where a dialect differs, the branch sits in the
+operation it affects. Each operation is one transaction. Connection and locking failures raise
+:class:`~opsync.errors.StoreUnavailable` (mapped once, in ``StoreBase._transaction``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import DBAPIError
+
+from opsync.clock import Clock
+from opsync.store import migrations
+from opsync.store._analytics import AnalyticsOps
+from opsync.store._base import to_json
+from opsync.store._engine import (
+    QueryError,
+    create_engine,
+    is_unavailable,
+    query_error,
+    split_statements,
+)
+from opsync.store._resources import ResourceOps
+from opsync.store.migrations import AppliedMigration
+from opsync.store.rows import InboxSource, InboxState, QueryResult
+from opsync.store.schema import inbox, kv
+
+_TERMINAL_STATES = frozenset({"done", "dead", "ignored"})
+
+
+class Store(ResourceOps, AnalyticsOps):
+    """The SQL store. Build with :meth:`open`; close with :meth:`close` (or ``async with``)."""
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        migrate: bool = True,
+        pg_schema: str | None = None,
+    ) -> Store:
+        """Connect to ``url`` (``sqlite:///path`` or ``postgresql://…``) and, unless told
+        otherwise, apply pending migrations. ``pg_schema`` sets PostgreSQL's search path.
+
+        Raises ``StoreUnavailable`` if the database cannot be reached, ``DatabaseURLInvalid``
+        for an unsupported URL."""
+        store = cls(create_engine(url, pg_schema=pg_schema), clock=clock)
+        if migrate:
+            try:
+                await store.migrate()
+            except BaseException:
+                await store.close()
+                raise
+        return store
+
+    async def close(self) -> None:
+        """Close every pooled connection. Idempotent."""
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- migrations and ad-hoc SQL ----------------------------------------------------------
+
+    async def migrate(self) -> list[AppliedMigration]:
+        """Apply pending migrations; returns those applied now (empty when up to date).
+        Idempotent and safe to run from several processes at once."""
+        async with self._transaction() as conn:
+            return await migrations.apply_pending(conn, now_ms=self._now())
+
+    async def applied_migrations(self) -> list[AppliedMigration]:
+        """The versions recorded in ``schema_migrations``, oldest first."""
+        async with self._transaction() as conn:
+            return await migrations.applied_migrations(conn)
+
+    async def execute_query(self, sql: str) -> QueryResult:
+        """Run ad-hoc SQL (one or more ``;``-terminated statements, in one transaction) and
+        return the last result that has rows. Not idempotent if the SQL writes.
+
+        Raises ``QueryError`` with a one-line message for bad SQL."""
+        statements = split_statements(sql)
+        if not statements:
+            raise QueryError("no SQL statement given")
+        result = QueryResult([], [])
+        async with self._transaction(write=False) as conn:
+            for statement in statements:
+                try:
+                    cursor = await conn.exec_driver_sql(statement)
+                except DBAPIError as exc:
+                    if is_unavailable(exc):
+                        raise
+                    raise query_error(exc) from exc
+                if cursor.returns_rows:
+                    result = QueryResult(list(cursor.keys()), [tuple(r) for r in cursor.all()])
+        return result
+
+    # --- key-value ----------------------------------------------------------------------------
+
+    async def kv_get(self, key: str) -> str | None:
+        """The value of ``key``, or ``None`` if absent or expired."""
+        query = select(kv.c.value).where(
+            kv.c.key == key, or_(kv.c.expires_at.is_(None), kv.c.expires_at > self._now())
+        )
+        async with self._transaction(write=False) as conn:
+            value: str | None = (await conn.execute(query)).scalar_one_or_none()
+        return value
+
+    async def kv_set(self, key: str, value: str, *, ttl_seconds: float | None = None) -> None:
+        """Set ``key``, expiring after ``ttl_seconds`` (never when ``None``). Idempotent."""
+        now = self._now()
+        expires_at = None if ttl_seconds is None else now + int(ttl_seconds * 1000)
+        stmt = self._insert(kv).values(key=key, value=value, expires_at=expires_at, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[kv.c.key],
+            set_={"value": value, "expires_at": expires_at, "updated_at": now},
+        )
+        async with self._transaction() as conn:
+            await conn.execute(stmt)
+
+    async def kv_delete(self, key: str) -> bool:
+        """Delete ``key``; returns whether a live (unexpired) value was there."""
+        stmt = kv.delete().where(kv.c.key == key).returning(kv.c.expires_at)
+        async with self._transaction() as conn:
+            row = (await conn.execute(stmt)).first()
+        return row is not None and (row.expires_at is None or row.expires_at > self._now())
+
+    async def kv_purge_expired(self) -> int:
+        """Delete expired keys; returns how many."""
+        stmt = kv.delete().where(kv.c.expires_at <= self._now())
+        async with self._transaction() as conn:
+            return (await conn.execute(stmt)).rowcount
+
+    # --- inbox ----------------------------------------------------------------------------------
+
+    async def inbox_enqueue(
+        self,
+        event_id: str,
+        event_type: str,
+        partition_key: str | None,
+        payload: str | Mapping[str, Any],
+        *,
+        source: InboxSource = "webhook",
+        state: InboxState = "pending",
+    ) -> bool:
+        """Durably add an event, due now; returns ``False`` if ``event_id`` is already known
+        (nothing is changed then). A ``str`` payload is kept as is (the raw body)."""
+        now = self._now()
+        stmt = (
+            self._insert(inbox)
+            .values(
+                event_id=event_id,
+                event_type=event_type,
+                source=source,
+                partition_key=partition_key,
+                payload=payload if isinstance(payload, str) else to_json(payload),
+                state=state,
+                attempts=0,
+                next_attempt_at=now,
+                received_at=now,
+                updated_at=now,
+                completed_at=now if state in _TERMINAL_STATES else None,
+            )
+            .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
+            .returning(inbox.c.id)
+        )
+        async with self._transaction() as conn:
+            return (await conn.execute(stmt)).first() is not None
