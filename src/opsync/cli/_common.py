@@ -9,14 +9,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from opsync.config import Settings, load_settings
 from opsync.errors import ConfigError, OpsyncError
 
 T = TypeVar("T")
-
-err_console = Console(stderr=True)
 
 
 @dataclass
@@ -30,7 +27,7 @@ class CliState:
             overrides = {"database_url": self.db} if self.db else {}
             return load_settings(overrides=overrides)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            err_console.print(f"invalid settings: {exc}")
+            typer.echo(f"invalid settings: {exc}", err=True)
             raise typer.Exit(2) from exc
 
 
@@ -47,8 +44,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
     except ConfigError as exc:
-        err_console.print(str(exc), markup=False, highlight=False)
+        typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     except OpsyncError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -1,0 +1,59 @@
+"""The root command: version, the global --db option, and exit 2 for a missing setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from opsync import __version__
+from opsync.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No .env file and none of our variables: each test says what it sets."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("OPENPHONE_API_KEY", "NOTION_API_KEY", "OPSYNC_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"opsync {__version__}"
+
+
+def test_missing_setting_exits_2_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "phone", "list"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        "OPENPHONE_API_KEY is not set: OpenPhone (Quo) API key, from Workspace settings → API"
+    ]
+
+
+def test_global_db_option_chooses_the_database(tmp_path: Path) -> None:
+    target = tmp_path / "chosen.db"
+    result = runner.invoke(app, ["--db", f"sqlite:///{target}", "db", "migrate"])
+    assert result.exit_code == 0, result.output
+    assert target.exists()
+    assert not (tmp_path / "opsync.db").exists()
+
+
+def test_database_url_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "from-env.db"
+    monkeypatch.setenv("OPSYNC_DATABASE_URL", f"sqlite:///{target}")
+    result = runner.invoke(app, ["db", "migrate"])
+    assert result.exit_code == 0, result.output
+    assert target.exists()
+
+
+def test_invalid_setting_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "shouty")
+    result = runner.invoke(app, ["db", "migrate"])
+    assert result.exit_code == 2
+    assert "log level" in result.output
