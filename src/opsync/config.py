@@ -106,6 +106,47 @@ class Settings(BaseSettings):
         description="Notion API base URL (point it at a simulator for tests)",
     )
 
+    concurrency: int = Field(
+        8,
+        ge=1,
+        le=256,
+        validation_alias="OPSYNC_CONCURRENCY",
+        description="how many phone numbers are worked on at once",
+    )
+    max_attempts: int = Field(
+        8,
+        ge=1,
+        le=100,
+        validation_alias="OPSYNC_MAX_ATTEMPTS",
+        description="attempts before an event with transient errors is dead-lettered",
+    )
+    canvas_negative_ttl: float = Field(
+        3600.0,
+        ge=0,
+        validation_alias="OPSYNC_CANVAS_NEGATIVE_TTL",
+        description="seconds a Canvas lookup miss is remembered before Notion is asked again",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        validation_alias="OPSYNC_S3_ENDPOINT_URL",
+        description="endpoint of an S3-compatible store (R2, MinIO); empty for AWS S3",
+    )
+    s3_region: str = Field(
+        "auto",
+        validation_alias="OPSYNC_S3_REGION",
+        description="region of the S3-compatible store",
+    )
+    s3_access_key_id: SecretStr | None = Field(
+        None,
+        validation_alias="OPSYNC_S3_ACCESS_KEY_ID",
+        description="access key id of the S3-compatible store",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None,
+        validation_alias="OPSYNC_S3_SECRET_ACCESS_KEY",
+        description="secret access key of the S3-compatible store",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
