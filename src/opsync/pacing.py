@@ -28,7 +28,10 @@ class RateLimit:
 _EPSILON = 1e-9
 
 NOTION_LIMIT = RateLimit(rate=3.0, burst=3)
-OPENPHONE_LIMIT = RateLimit(rate=10.0, burst=10)
+# OpenPhone counts requests in fixed one-second windows ("429 until the next one-second
+# window"). A bucket of rate r and burst b can send b + r in one such window, so 9/s with a
+# burst of 1 keeps every window at or under the documented 10.
+OPENPHONE_LIMIT = RateLimit(rate=9.0, burst=1)
 
 
 class Pacer(Protocol):
