@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ from typer.testing import CliRunner
 
 from opsync import __version__
 from opsync.cli.main import app
+from opsync.clock import SystemClock
+from opsync.sandbox.openphone import OpenPhoneSimulator, SimulatorConfig, generate_workspace
+from tests.support.threaded import serve_in_thread
 
 runner = CliRunner()
 
@@ -57,3 +61,25 @@ def test_invalid_setting_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["db", "migrate"])
     assert result.exit_code == 2
     assert "log level" in result.output
+
+
+def test_phone_list_against_the_openphone_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SystemClock()
+    workspace = generate_workspace(seed=5, now=clock.now())
+    sim = OpenPhoneSimulator(workspace, SimulatorConfig(api_key="cli-key"))
+    database = tmp_path / "cli.db"
+    with serve_in_thread(sim.app) as base_url:
+        monkeypatch.setenv("OPENPHONE_API_KEY", "cli-key")
+        monkeypatch.setenv("OPENPHONE_API_BASE", f"{base_url}/v1")
+        result = runner.invoke(app, ["--db", f"sqlite:///{database}", "phone", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert {row["id"] for row in listed} == {n["id"] for n in workspace.phone_numbers}
+    assert "cli-key" not in result.output
+    stored = runner.invoke(
+        app,
+        ["--db", f"sqlite:///{database}", "db", "query", "--json", "SELECT id FROM phone_numbers"],
+    )
+    assert {row["id"] for row in json.loads(stored.output)} == {row["id"] for row in listed}
