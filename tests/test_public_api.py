@@ -24,4 +24,3 @@ def test_all_names_exist_and_are_public(name: str) -> None:
     for symbol in exported:
         assert not symbol.startswith("_"), symbol
         assert hasattr(module, symbol), f"{name}.{symbol} is listed but missing"
-
