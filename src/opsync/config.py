@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         description="Notion API base URL (point it at a simulator for tests)",
     )
 
+    media_signing_key: SecretStr | None = Field(
+        None,
+        validation_alias="OPSYNC_MEDIA_SIGNING_KEY",
+        description="key that signs /media/ links; shared by every instance (S3 without a "
+        "public bucket URL needs it; a local folder keeps its own in .signing-key)",
+    )
     concurrency: int = Field(
         8,
         ge=1,
