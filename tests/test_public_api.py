@@ -8,6 +8,9 @@ import pytest
 
 PACKAGES = [
     "opsync.store",
+    "opsync.blobs",
+    "opsync.canvas",
+    "opsync.render",
     "opsync.openphone",
     "opsync.notion",
     "opsync.sandbox.openphone",

@@ -6,6 +6,7 @@ import typer
 
 from opsync import __version__
 from opsync.cli._common import CliState
+from opsync.cli.canvas import app as canvas_app
 from opsync.cli.db import app as db_app
 from opsync.cli.phone import app as phone_app
 from opsync.cli.sandbox import app as sandbox_app
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+app.add_typer(canvas_app, name="canvas")
 app.add_typer(db_app, name="db")
 app.add_typer(phone_app, name="phone")
 app.add_typer(sandbox_app, name="sandbox")

@@ -1,12 +1,49 @@
-"""Store operations on the seed's analytics tables: phone numbers, sync history, metrics."""
+"""Store operations on the seed's analytics tables: phone numbers, sync history, metrics,
+and the Canvas cache.
+
+The Canvas cache keeps the seed's ``canvas_cache`` table for what was found (its view
+``canvas_cache_stats`` then counts real entries only). A lookup that found no page is kept
+apart, in the ``kv`` table under ``canvas:miss:{type}:{key}`` with an expiry: ``canvas_id``
+is ``NOT NULL`` in the seed's schema, and a sentinel row there would count in its view.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import RowMapping, select
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import RowMapping, func, or_, select
 
 from opsync.store._base import StoreBase
 from opsync.store.rows import MetricType, PhoneNumber, SyncStatus
-from opsync.store.schema import performance_metrics, phone_numbers, sync_history
+from opsync.store.schema import canvas_cache, kv, performance_metrics, phone_numbers, sync_history
+
+LookupType = Literal["phone", "email"]
+CANVAS_MISS_PREFIX = "canvas:miss:"
+
+
+@dataclass(frozen=True)
+class CanvasCacheEntry:
+    """A row of ``canvas_cache``: the Canvas page found for a normalised phone or email."""
+
+    lookup_key: str
+    lookup_type: str
+    canvas_id: str
+    canvas_name: str | None
+    cached_at: int
+    hit_count: int
+    last_used_at: int
+
+
+@dataclass(frozen=True)
+class CanvasCacheRow:
+    """One entry to write with :meth:`AnalyticsOps.canvas_cache_replace`."""
+
+    lookup_type: LookupType
+    lookup_key: str
+    canvas_id: str
+    canvas_name: str | None
 
 
 class AnalyticsOps(StoreBase):
@@ -103,6 +140,169 @@ class AnalyticsOps(StoreBase):
         )
         async with self._transaction() as conn:
             return int((await conn.execute(stmt)).scalar_one())
+
+    # --- Canvas cache -------------------------------------------------------------------------
+
+    async def canvas_cache_get(
+        self, lookup_type: LookupType, key: str, *, touch: bool = True
+    ) -> CanvasCacheEntry | None:
+        """The cached Canvas page for ``key``. With ``touch`` (a cache hit), ``hit_count`` is
+        incremented and ``last_used_at`` set to now in the same statement."""
+        t = canvas_cache
+        where = (t.c.lookup_key == key, t.c.lookup_type == lookup_type)
+        if not touch:
+            async with self._transaction(write=False) as conn:
+                row = (await conn.execute(select(t).where(*where))).first()
+            return None if row is None else _canvas_entry(row._mapping)
+        stmt = (
+            t.update()
+            .where(*where)
+            .values(hit_count=func.coalesce(t.c.hit_count, 0) + 1, last_used_at=self._now())
+            .returning(*t.c)
+        )
+        async with self._transaction() as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else _canvas_entry(row._mapping)
+
+    async def canvas_cache_put(
+        self, lookup_type: LookupType, key: str, canvas_id: str, canvas_name: str | None
+    ) -> CanvasCacheEntry:
+        """Insert or update the entry for ``key`` (``cached_at`` and ``last_used_at`` now;
+        ``hit_count`` 1 for a new entry, kept for an existing one) and forget a cached miss."""
+        now = self._now()
+        t = canvas_cache
+        stmt = self._insert(t).values(
+            lookup_key=key,
+            lookup_type=lookup_type,
+            canvas_id=canvas_id,
+            canvas_name=canvas_name,
+            cached_at=now,
+            hit_count=1,
+            last_used_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.lookup_key],
+            set_={
+                "lookup_type": lookup_type,
+                "canvas_id": canvas_id,
+                "canvas_name": canvas_name,
+                "cached_at": now,
+                "last_used_at": now,
+            },
+        )
+        async with self._transaction() as conn:
+            await conn.execute(stmt)
+            await conn.execute(kv.delete().where(kv.c.key == _miss_key(lookup_type, key)))
+            row = (await conn.execute(select(t).where(t.c.lookup_key == key))).one()
+        return _canvas_entry(row._mapping)
+
+    async def canvas_cache_delete(self, lookup_type: LookupType, key: str) -> bool:
+        """Delete the entry for ``key``; returns whether there was one."""
+        t = canvas_cache
+        stmt = t.delete().where(t.c.lookup_key == key, t.c.lookup_type == lookup_type)
+        async with self._transaction() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def canvas_cache_clear(self, lookup_type: LookupType | None = None) -> int:
+        """Delete every entry (of ``lookup_type`` when given); returns how many."""
+        stmt = canvas_cache.delete()
+        if lookup_type is not None:
+            stmt = stmt.where(canvas_cache.c.lookup_type == lookup_type)
+        async with self._transaction() as conn:
+            return (await conn.execute(stmt)).rowcount
+
+    async def canvas_cache_entries(
+        self, lookup_type: LookupType | None = None
+    ) -> list[CanvasCacheEntry]:
+        """Every entry (of ``lookup_type`` when given), by key."""
+        query = select(canvas_cache).order_by(canvas_cache.c.lookup_key)
+        if lookup_type is not None:
+            query = query.where(canvas_cache.c.lookup_type == lookup_type)
+        async with self._transaction(write=False) as conn:
+            rows = (await conn.execute(query)).all()
+        return [_canvas_entry(row._mapping) for row in rows]
+
+    async def canvas_cache_replace(self, rows: Iterable[CanvasCacheRow]) -> int:
+        """Make the table hold exactly ``rows`` (the first row of a repeated key wins), in one
+        transaction: other entries are deleted, kept keys keep their ``hit_count``, every
+        cached miss is forgotten. Returns the number of entries."""
+        now = self._now()
+        wanted: dict[str, CanvasCacheRow] = {}
+        for row in rows:
+            wanted.setdefault(row.lookup_key, row)
+        t = canvas_cache
+        async with self._transaction() as conn:
+            existing = set((await conn.execute(select(t.c.lookup_key))).scalars())
+            stale = sorted(existing - wanted.keys())
+            for start in range(0, len(stale), 500):
+                await conn.execute(t.delete().where(t.c.lookup_key.in_(stale[start : start + 500])))
+            if wanted:
+                stmt = self._insert(t)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[t.c.lookup_key],
+                    set_={
+                        "lookup_type": stmt.excluded.lookup_type,
+                        "canvas_id": stmt.excluded.canvas_id,
+                        "canvas_name": stmt.excluded.canvas_name,
+                        "cached_at": stmt.excluded.cached_at,
+                    },
+                )
+                values = [
+                    {
+                        "lookup_key": r.lookup_key,
+                        "lookup_type": r.lookup_type,
+                        "canvas_id": r.canvas_id,
+                        "canvas_name": r.canvas_name,
+                        "cached_at": now,
+                        "hit_count": 1,
+                        "last_used_at": now,
+                    }
+                    for r in wanted.values()
+                ]
+                await conn.execute(stmt, values)
+            await conn.execute(kv.delete().where(kv.c.key.startswith(CANVAS_MISS_PREFIX)))
+        return len(wanted)
+
+    async def canvas_miss_put(self, lookup_type: LookupType, key: str, ttl_seconds: float) -> None:
+        """Remember for ``ttl_seconds`` that no Canvas page has ``key``."""
+        now = self._now()
+        expires_at = now + int(ttl_seconds * 1000)
+        stmt = self._insert(kv).values(
+            key=_miss_key(lookup_type, key), value=str(now), expires_at=expires_at, updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[kv.c.key],
+            set_={"value": str(now), "expires_at": expires_at, "updated_at": now},
+        )
+        async with self._transaction() as conn:
+            await conn.execute(stmt)
+
+    async def canvas_miss_get(self, lookup_type: LookupType, key: str) -> bool:
+        """Whether a miss for ``key`` is remembered and not yet expired."""
+        query = select(kv.c.key).where(
+            kv.c.key == _miss_key(lookup_type, key),
+            or_(kv.c.expires_at.is_(None), kv.c.expires_at > self._now()),
+        )
+        async with self._transaction(write=False) as conn:
+            return (await conn.execute(query)).first() is not None
+
+    async def canvas_miss_clear(self) -> int:
+        """Forget every remembered miss (expired or not); returns how many were live."""
+        now = self._now()
+        stmt = kv.delete().where(kv.c.key.startswith(CANVAS_MISS_PREFIX)).returning(kv.c.expires_at)
+        async with self._transaction() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return sum(1 for row in rows if row.expires_at is None or row.expires_at > now)
+
+
+def _miss_key(lookup_type: str, key: str) -> str:
+    return f"{CANVAS_MISS_PREFIX}{lookup_type}:{key}"
+
+
+def _canvas_entry(row: RowMapping) -> CanvasCacheEntry:
+    fields = dict(row)
+    fields["hit_count"] = fields["hit_count"] or 0
+    return CanvasCacheEntry(**fields)
 
 
 def _phone_number(row: RowMapping) -> PhoneNumber:
