@@ -84,6 +84,8 @@ def test_public_surface() -> None:
         [
             "AppliedMigration",
             "DatabaseURLInvalid",
+            "InboxError",
+            "InboxEvent",
             "LedgerEntry",
             "PhoneNumber",
             "QueryError",

@@ -2,12 +2,21 @@
 
 from opsync.store._engine import DatabaseURLInvalid, QueryError, normalize_url
 from opsync.store.migrations import AppliedMigration
-from opsync.store.rows import LedgerEntry, PhoneNumber, QueryResult, Snapshot
+from opsync.store.rows import (
+    InboxError,
+    InboxEvent,
+    LedgerEntry,
+    PhoneNumber,
+    QueryResult,
+    Snapshot,
+)
 from opsync.store.store import Store
 
 __all__ = [
     "AppliedMigration",
     "DatabaseURLInvalid",
+    "InboxError",
+    "InboxEvent",
     "LedgerEntry",
     "PhoneNumber",
     "QueryError",

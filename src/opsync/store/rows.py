@@ -65,3 +65,36 @@ class PhoneNumber:
     is_active: bool
     created_at: int
     updated_at: int
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    """A row of ``inbox``: one unit of work. ``payload`` is the raw text as enqueued;
+    ``attempts`` counts claims that were not given back; ``lease_*`` are set while in flight."""
+
+    id: int
+    event_id: str
+    event_type: str
+    source: str
+    partition_key: str | None
+    payload: str
+    state: InboxState
+    attempts: int
+    next_attempt_at: int
+    lease_owner: str | None
+    lease_expires_at: int | None
+    last_error: str | None
+    received_at: int
+    updated_at: int
+    completed_at: int | None
+
+
+@dataclass(frozen=True)
+class InboxError:
+    """One failed attempt of an inbox event (a row of ``inbox_errors``)."""
+
+    inbox_id: int
+    attempt: int
+    error_class: str
+    message: str
+    at: int

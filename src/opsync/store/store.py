@@ -25,6 +25,7 @@ from opsync.store._engine import (
     query_error,
     split_statements,
 )
+from opsync.store._inbox import InboxOps
 from opsync.store._resources import ResourceOps
 from opsync.store.migrations import AppliedMigration
 from opsync.store.rows import InboxSource, InboxState, QueryResult
@@ -33,7 +34,7 @@ from opsync.store.schema import inbox, kv
 _TERMINAL_STATES = frozenset({"done", "dead", "ignored"})
 
 
-class Store(ResourceOps, AnalyticsOps):
+class Store(InboxOps, ResourceOps, AnalyticsOps):
     """The SQL store. Build with :meth:`open`; close with :meth:`close` (or ``async with``)."""
 
     @classmethod
