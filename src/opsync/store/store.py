@@ -26,6 +26,7 @@ from opsync.store._engine import (
     split_statements,
 )
 from opsync.store._inbox import InboxOps
+from opsync.store._phone_state import PhoneStateOps
 from opsync.store._resources import ResourceOps
 from opsync.store.migrations import AppliedMigration
 from opsync.store.rows import InboxSource, InboxState, QueryResult
@@ -34,7 +35,7 @@ from opsync.store.schema import inbox, kv
 _TERMINAL_STATES = frozenset({"done", "dead", "ignored"})
 
 
-class Store(InboxOps, ResourceOps, AnalyticsOps):
+class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps):
     """The SQL store. Build with :meth:`open`; close with :meth:`close` (or ``async with``)."""
 
     @classmethod

@@ -1,0 +1,49 @@
+"""``opsync serve``: the webhook receiver and the workers in one process."""
+
+from __future__ import annotations
+
+import typer
+
+from opsync import logs
+from opsync.cli._common import run, state
+from opsync.config import Settings
+from opsync.service import open_service, run_service
+
+
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+    insecure_accept_unsigned: bool = typer.Option(
+        False,
+        "--insecure-accept-unsigned",
+        help="Accept webhooks without a signature when no WEBHOOK_SECRET is set (testing only).",
+    ),
+) -> None:
+    """Receive OpenPhone webhooks and sync them into Notion until SIGTERM or Ctrl-C."""
+    settings = state(ctx).settings()
+    configure_logging(settings)
+    run(_serve(settings, host, port, insecure_accept_unsigned))
+
+
+async def _serve(settings: Settings, host: str, port: int, insecure: bool) -> None:
+    async with open_service(settings, insecure_accept_unsigned=insecure) as service:
+        await run_service(service, host=host, port=port)
+
+
+def configure_logging(settings: Settings) -> None:
+    """JSON logs at ``LOG_LEVEL``, with every configured secret scrubbed from them."""
+    secrets = [
+        value.get_secret_value()
+        for value in (
+            settings.openphone_api_key,
+            settings.notion_api_key,
+            settings.webhook_secret,
+            settings.admin_token,
+            settings.media_signing_key,
+            settings.s3_secret_access_key,
+        )
+        if value is not None
+    ]
+    secrets.extend(settings.webhook_keys())
+    logs.configure(settings.log_level, secrets=secrets)

@@ -1,0 +1,196 @@
+"""The running service: every part built from settings, the HTTP server and the workers in one
+process (``opsync serve``), stopped gracefully on SIGTERM.
+
+:func:`open_service` builds the parts around one store and one HTTP client and closes them in
+reverse order; :func:`run_service` serves HTTP and works the inbox until asked to stop. Tests
+and the demo call both with their own settings (pointed at the simulators).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from opsync._uvicorn import QuietServer
+from opsync.blobs import BlobStore, blob_store_from_settings, media_routes
+from opsync.canvas import CanvasLookup
+from opsync.clock import Clock, SystemClock
+from opsync.config import Settings
+from opsync.dispatcher import Dispatcher
+from opsync.inbox import inbox_policy
+from opsync.notion import NotionAdapter
+from opsync.notion.ids import normalize_id
+from opsync.openphone import OpenPhoneClient
+from opsync.openphone.signatures import WebhookVerifier
+from opsync.pacing import NOTION_LIMIT, OPENPHONE_LIMIT, Pacer, TokenBucket
+from opsync.store import Store
+from opsync.sync import ActorRegistry, Directory, SyncContext, make_handler
+from opsync.web import build_app
+
+log = logging.getLogger(__name__)
+HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclass
+class Service:
+    """The parts of one running opsync instance."""
+
+    settings: Settings
+    store: Store
+    openphone: OpenPhoneClient
+    notion: NotionAdapter
+    blobs: BlobStore
+    canvas: CanvasLookup | None
+    registry: ActorRegistry
+    dispatcher: Dispatcher
+    app: Starlette
+
+
+@dataclass(frozen=True)
+class Pacers:
+    """The token buckets of one process (a deployment-wide bucket replaces them in issue 7)."""
+
+    notion: Pacer
+    openphone: Pacer
+
+    @classmethod
+    def default(cls, clock: Clock) -> Pacers:
+        return cls(TokenBucket(NOTION_LIMIT, clock), TokenBucket(OPENPHONE_LIMIT, clock))
+
+
+@asynccontextmanager
+async def open_service(
+    settings: Settings,
+    *,
+    insecure_accept_unsigned: bool = False,
+    clock: Clock | None = None,
+    pacers: Pacers | None = None,
+    poll_interval: float = 0.5,
+) -> AsyncIterator[Service]:
+    """Build every part from ``settings``; raises ConfigError naming a missing setting."""
+    clock = clock or SystemClock()
+    pacers = pacers or Pacers.default(clock)
+    notion_token = settings.secret("notion_api_key")
+    openphone_key = settings.secret("openphone_api_key")
+    calls_db = normalize_id(settings.require("notion_calls_database_id"))
+    messages_db = normalize_id(settings.require("notion_messages_database_id"))
+    verifier = WebhookVerifier(settings.webhook_keys(), clock=clock)
+    async with AsyncExitStack() as stack:
+        store = await Store.open(settings.database_url, clock=clock)
+        stack.push_async_callback(store.close)
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
+        openphone = OpenPhoneClient(
+            http,
+            openphone_key,
+            base_url=settings.openphone_api_base,
+            pacer=pacers.openphone,
+            clock=clock,
+        )
+        notion = NotionAdapter.from_token(
+            notion_token, pacer=pacers.notion, base_url=settings.notion_base_url, clock=clock
+        )
+        stack.push_async_callback(notion.aclose)
+        signing_key = (
+            settings.media_signing_key.get_secret_value() if settings.media_signing_key else None
+        )
+        blobs = blob_store_from_settings(settings, http, signing_key=signing_key, clock=clock)
+        stack.push_async_callback(blobs.aclose)
+        canvas = (
+            CanvasLookup(
+                notion,
+                store,
+                normalize_id(settings.notion_canvas_database_id),
+                clock=clock,
+                negative_ttl=settings.canvas_negative_ttl,
+            )
+            if settings.notion_canvas_database_id
+            else None
+        )
+        context = SyncContext(
+            store=store,
+            openphone=openphone,
+            notion=notion,
+            blobs=blobs,
+            canvas=canvas,
+            directory=Directory(openphone, clock=clock),
+            calls_data_source_id=await notion.data_source_id(calls_db),
+            messages_data_source_id=await notion.data_source_id(messages_db),
+            clock=clock,
+        )
+        registry = ActorRegistry(context, clock=clock)
+        dispatcher = Dispatcher(
+            store,
+            make_handler(registry),
+            policy=inbox_policy(settings.max_attempts),
+            concurrency=settings.concurrency,
+            clock=clock,
+            rng=random.Random(),
+            poll_interval=poll_interval,
+        )
+        extra: list[BaseRoute] = []
+        if blobs.signer is not None:
+            extra.extend(media_routes(blobs, blobs.signer))
+        app = build_app(
+            store=store,
+            verifier=verifier,
+            webhook_path=settings.webhook_path,
+            admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
+            insecure_accept_unsigned=insecure_accept_unsigned,
+            extra_routes=extra,
+            phone_state=registry.state_of,
+        )
+        yield Service(settings, store, openphone, notion, blobs, canvas, registry, dispatcher, app)
+
+
+async def run_service(
+    service: Service,
+    *,
+    host: str,
+    port: int,
+    stop: asyncio.Event | None = None,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Serve HTTP and work the inbox until ``stop`` is set (or SIGTERM/SIGINT arrives).
+
+    On stop: the server stops accepting, in-flight events finish within the dispatcher's grace
+    period, the rest are released for the next start. Nothing acknowledged is lost.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    config = uvicorn.Config(
+        service.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+    )
+    server = QuietServer(config)
+    server_task = asyncio.create_task(server.serve())
+    worker_task = asyncio.create_task(service.dispatcher.run_forever(stop))
+    try:
+        while not server.started:
+            if server_task.done():
+                server_task.result()
+                raise RuntimeError(f"the HTTP server on {host}:{port} did not start")
+            await asyncio.sleep(0.05)
+        log.info("serving", extra={"action": "service_started", "host": host, "port": port})
+        if started is not None:
+            started.set()
+        await stop.wait()
+    finally:
+        stop.set()
+        server.should_exit = True
+        await asyncio.gather(server_task, worker_task, return_exceptions=True)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        log.info("stopped", extra={"action": "service_stopped"})
