@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from opsync.clock import FakeClock, SystemClock
-from opsync.dispatcher import Dispatcher, Done, Handler, Ignore, Outcome, Reroute
+from opsync.dispatcher import Defer, Dispatcher, Done, Handler, Ignore, Outcome, Reroute
 from opsync.errors import NotFound, RateLimited, UpstreamUnavailable
 from opsync.retry import RetryPolicy
 from opsync.store import InboxEvent, Store
@@ -178,6 +178,26 @@ async def test_ignore_and_reroute_outcomes(store: Store, clock: FakeClock) -> No
     late = await state_of(store, ids["late"])
     assert (late.state, late.partition_key, late.attempts) == ("done", "A", 1)
     assert seen[-1] == ("late", "A")
+
+
+async def test_defer_outcome_looks_again_when_due(store: Store, clock: FakeClock) -> None:
+    ids = await enqueue(store, ("a1", "A"))
+    runs: list[int] = []
+
+    async def handler(event: InboxEvent) -> Outcome | None:
+        runs.append(event.attempts)
+        if len(runs) == 1:
+            return Defer(int(clock.now() * 1000) + 30_000)
+        return Done()
+
+    async with asyncio.timeout(HANG):
+        assert await dispatcher(store, handler, clock).run_until_idle() == 1
+        waiting = await state_of(store, ids["a1"])
+        assert (waiting.state, waiting.attempts) == ("pending", 0)
+        clock.advance(30)
+        assert await dispatcher(store, handler, clock).run_until_idle() == 1
+    assert (await state_of(store, ids["a1"])).state == "done"
+    assert runs == [1, 1]  # a deferral is not an attempt
 
 
 async def test_an_event_claimed_too_often_without_an_outcome_is_dead_lettered(

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
         validation_alias="OPSYNC_MAX_ATTEMPTS",
         description="attempts before an event with transient errors is dead-lettered",
     )
+    call_settle_seconds: float = Field(
+        300.0,
+        ge=0,
+        validation_alias="OPSYNC_CALL_SETTLE_SECONDS",
+        description="how long after a call ends its page may wait for the recording, "
+        "transcript and summary, so that it is written once (0: write on every event)",
+    )
     canvas_negative_ttl: float = Field(
         3600.0,
         ge=0,

@@ -54,7 +54,15 @@ class Reroute:
     partition_key: str
 
 
-Outcome = Done | Ignore | Reroute
+@dataclass(frozen=True)
+class Defer:
+    """Look at the event again at ``at_ms`` (epoch ms), uncounted: the handler is waiting for
+    more of the resource to arrive before it writes."""
+
+    at_ms: int
+
+
+Outcome = Done | Ignore | Reroute | Defer
 Handler = Callable[[InboxEvent], Awaitable[Outcome | None]]
 
 
@@ -166,9 +174,13 @@ class Dispatcher:
 
     async def _record_outcome(self, event: InboxEvent, outcome: Outcome) -> None:
         store, owner = self._store, self.owner_id
+        more: dict[str, Any]
         if isinstance(outcome, Reroute):
             ok = await store.inbox_reroute(event.id, owner, outcome.partition_key)
             action, more = "event_rerouted", {"to_partition": outcome.partition_key}
+        elif isinstance(outcome, Defer):
+            ok = await store.inbox_defer(event.id, owner, outcome.at_ms)
+            action, more = "event_deferred", {"next_attempt_at": outcome.at_ms}
         else:
             state: Literal["done", "ignored"] = "ignored" if isinstance(outcome, Ignore) else "done"
             ok = await store.inbox_complete(event.id, owner, state)

@@ -126,6 +126,7 @@ async def open_service(
             calls_data_source_id=await notion.data_source_id(calls_db),
             messages_data_source_id=await notion.data_source_id(messages_db),
             clock=clock,
+            call_settle_seconds=settings.call_settle_seconds,
         )
         registry = ActorRegistry(context, clock=clock)
         dispatcher = Dispatcher(

@@ -159,6 +159,7 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
                 "OPSYNC_BLOB_URL": str(tmp_path / "media"),
                 "OPSYNC_PUBLIC_BASE_URL": service_url,
                 "OPSYNC_ADMIN_TOKEN": "e2e-admin-token",
+                "OPSYNC_CALL_SETTLE_SECONDS": "2",
             }
         )
         pacers = Pacers(TokenBucket(FAST), TokenBucket(FAST))

@@ -205,3 +205,35 @@ async def test_health_and_phone_state(pipeline: Pipeline) -> None:
     assert denied.status_code == 401
     assert state.status_code == 200
     assert state.json()["phone_number_id"] == pipeline.pn_id
+
+
+async def test_economy_of_a_call_life_and_of_messages(pipeline: Pipeline) -> None:
+    """Per call life (5 webhooks): at most 3 Notion and 5 OpenPhone requests once its Canvas
+    link is cached; per message 1 Notion request, plus 1 when its status changes."""
+    pipeline.canvas_page("Acme Hardware", "321-443-6893")
+    warm = pipeline.add_call(CUSTOMER)
+    await pipeline.emitter.deliver(pipeline.call_events(warm))
+    await pipeline.drain()
+
+    notion_before = pipeline.notion_requests()
+    openphone_before = pipeline.openphone_sim.counters.total
+    call_id = pipeline.add_call(CUSTOMER, talk_seconds=1500)
+    events = pipeline.call_events(call_id)
+    await pipeline.emitter.deliver(events)
+    await pipeline.drain()
+    assert len(pipeline.call_pages(call_id)) == 1
+    assert pipeline.notion_requests() - notion_before <= 3
+    assert pipeline.openphone_sim.counters.total - openphone_before <= 5
+
+    ws = pipeline.workspace
+    outgoing = ws.add_message(pipeline.pn_id, [CUSTOMER], "On my way", at=0, direction="outgoing")
+    sent = pipeline.emitter.message_event("message.received", outgoing.id, 1.0)
+    notion_before = pipeline.notion_requests()
+    await pipeline.emitter.deliver([sent])
+    await pipeline.drain()
+    assert pipeline.notion_requests() - notion_before == 1
+    ws.deliver_message(outgoing.id, 2.0)
+    delivered = pipeline.emitter.message_event("message.delivered", outgoing.id, 2.0)
+    await pipeline.emitter.deliver([delivered])
+    await pipeline.drain()
+    assert pipeline.notion_requests() - notion_before == 2

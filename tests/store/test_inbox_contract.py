@@ -319,6 +319,24 @@ async def test_release_gives_the_event_back_without_counting_the_attempt(inbox: 
     assert (again.event_id, again.attempts) == ("a1", 1)
 
 
+async def test_defer_gives_the_event_back_uncounted_due_later(
+    inbox: Store, clock: FakeClock
+) -> None:
+    ids = await enqueue(inbox, ("a1", "A"), ("a2", "A"))
+    await claim_ids(inbox, limit=1)
+    later = int(clock.now() * 1000) + 60_000
+    assert not await inbox.inbox_defer(ids["a1"], "someone-else", later)
+    assert await inbox.inbox_defer(ids["a1"], "w1", later)
+    deferred = await inbox.inbox_get(ids["a1"])
+    assert deferred is not None
+    assert (deferred.state, deferred.attempts, deferred.next_attempt_at) == ("pending", 0, later)
+    assert await claim_ids(inbox) == ["a2"]  # a deferred event does not hold back its partition
+    assert await inbox.inbox_complete(ids["a2"], "w1")
+    assert await claim_ids(inbox) == []
+    clock.advance(60)
+    assert await claim_ids(inbox) == ["a1"]
+
+
 async def test_reroute_queues_the_event_behind_its_partition(inbox: Store) -> None:
     ids = await enqueue(inbox, ("a1", "A"), ("x1", None), ("a2", "A"))
     assert await claim_ids(inbox) == ["a1", "x1"]

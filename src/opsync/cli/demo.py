@@ -5,7 +5,7 @@ from __future__ import annotations
 import json as jsonlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,9 +21,9 @@ def demo(
     calls: int = typer.Option(30, min=0, help="Calls to play through their whole life."),
     messages: int = typer.Option(100, min=0, help="Messages to play."),
     seed: int = typer.Option(1, help="Seed of the workspace and the scenario."),
-    data_dir: Path = typer.Option(
-        DEFAULT_DATA_DIR, "--data-dir", help="Where the store, media and Notion dump go."
-    ),
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Where the store, media and Notion dump go.")
+    ] = DEFAULT_DATA_DIR,
     json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     serve: bool = typer.Option(
         False, "--serve", help="Keep the simulators and the service running (until Ctrl-C)."
@@ -56,6 +56,6 @@ def demo(
         else:
             render_summary(summary, console)
 
-    summary = run(run_demo(options, console=Console(stderr=True), report=report))
+    summary = run(run_demo(options, console=console, report=report))
     if not summary["ok"]:
         raise typer.Exit(1)

@@ -123,6 +123,12 @@ class InboxOps(StoreBase):
         """Give the event back, due now, without counting the attempt (graceful shutdown)."""
         return await self._owned_update(event_id, owner, _released(self._now()))
 
+    async def inbox_defer(self, event_id: int, owner: str, at_ms: int) -> bool:
+        """Give the event back uncounted, due at ``at_ms``: its handler wants to look again
+        later (a call whose recording, transcript or summary is still to come)."""
+        values = {**_released(self._now()), "next_attempt_at": at_ms}
+        return await self._owned_update(event_id, owner, values)
+
     async def inbox_reroute(self, event_id: int, owner: str, partition_key: str) -> bool:
         """Set the event's partition and give it back uncounted: for an event whose phone
         number was unknown at ingest, so that it queues behind its phone number's events."""

@@ -36,6 +36,38 @@ def was_answered(call: Call) -> bool:
     return call.answered_at is not None
 
 
+def settled(snap: CallSnapshot) -> bool:
+    """Whether nothing more is expected for the call: it is over and, if answered, its
+    recording, transcript and summary are final; if missed, its voicemail is."""
+    call = snap.call
+    if call is None or not is_over(call):
+        return False
+    if was_answered(call):
+        final = ("completed", "failed", "absent")
+        return (
+            snap.has_recording
+            and snap.transcript is not None
+            and snap.transcript.status in final
+            and snap.summary is not None
+            and snap.summary.status in final
+        )
+    if call.direction == "incoming":
+        return snap.voicemail_done
+    return True
+
+
+def settle_deadline(call: Call, settle_seconds: float, now: float) -> float:
+    """Epoch seconds after which the call's page is written with whatever is known:
+    ``settle_seconds`` after the call ended (or began, while it is going on), and never
+    further than that from ``now`` (OpenPhone's clock may run ahead of ours)."""
+    ended = call.completed_at or call.created_at
+    return min(ended.timestamp(), now) + settle_seconds
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
 def _rank(call: Call) -> tuple[bool, float]:
     moment = call.updated_at or call.completed_at or call.answered_at or call.created_at
     return is_over(call), moment.timestamp()
@@ -99,6 +131,8 @@ class CallSnapshot:
     summary: CallSummary | None = None
     voicemail: CallVoicemail | None = None
     audio: dict[str, str] = field(default_factory=dict)
+    #: epoch seconds after which the page is written even if the call has not settled
+    write_deadline: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +144,7 @@ class CallSnapshot:
             "summary": _dump(self.summary),
             "voicemail": _dump(self.voicemail),
             "audio": dict(self.audio),
+            "write_deadline": self.write_deadline,
         }
 
     @classmethod
@@ -126,6 +161,7 @@ class CallSnapshot:
             summary=_load(CallSummary, data.get("summary")),
             voicemail=_load(CallVoicemail, data.get("voicemail")),
             audio={str(k): str(v) for k, v in (data.get("audio") or {}).items()},
+            write_deadline=data.get("write_deadline"),
         )
 
     def merge(self, other: CallSnapshot) -> CallSnapshot:
@@ -137,6 +173,7 @@ class CallSnapshot:
             summary=newer_summary(self.summary, other.summary),
             voicemail=newer_voicemail(self.voicemail, other.voicemail),
             audio={**self.audio, **other.audio},
+            write_deadline=_earliest(self.write_deadline, other.write_deadline),
         )
 
     @property

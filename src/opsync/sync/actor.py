@@ -45,9 +45,10 @@ MAX_ERROR_TEXT = 500
 @dataclass(frozen=True)
 class HandleResult:
     """What an actor did with one event: ``success`` (a page was written), ``skipped`` (the
-    page was already up to date), ``ignored`` (an event type opsync does not handle)."""
+    page was already up to date), ``ignored`` (an event type opsync does not handle),
+    ``deferred`` (the call is still expecting its artefacts; look again later)."""
 
-    status: Literal["success", "skipped", "ignored"]
+    status: Literal["success", "skipped", "ignored", "deferred"]
     event_type: str
     outcome: Outcome | None = None
     reason: str = ""
@@ -130,6 +131,7 @@ class PhoneNumberSync:
                     event=envelope,
                     fetch_missing_artifacts=backfill,
                     canvas_memory=self.canvas_memory,
+                    settle_seconds=0.0 if backfill else ctx.call_settle_seconds,
                 )
             else:
                 outcome = await reconcile_message(
@@ -138,6 +140,8 @@ class PhoneNumberSync:
         except Exception as exc:
             await self._record_failure(resource_type, resource_id, exc, started)
             raise
+        if outcome.action == "deferred":
+            return HandleResult("deferred", event_type, outcome, "waiting for the call to settle")
         status: Literal["success", "skipped"] = (
             "skipped" if outcome.action == "unchanged" else "success"
         )

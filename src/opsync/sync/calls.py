@@ -27,7 +27,13 @@ from opsync.errors import InvalidPayload
 from opsync.openphone import WebhookEnvelope, event_ref
 from opsync.openphone.models import Call, CallSummary, CallTranscript
 from opsync.render import CallState, counterparty, render_call, to_e164
-from opsync.sync._call_state import CallSnapshot, is_over, was_answered
+from opsync.sync._call_state import (
+    CallSnapshot,
+    is_over,
+    settle_deadline,
+    settled,
+    was_answered,
+)
 from opsync.sync.audio import store_audio
 from opsync.sync.context import SyncContext
 from opsync.sync.pages import Outcome, upsert_page
@@ -148,8 +154,14 @@ async def reconcile_call(
     event: WebhookEnvelope | None,
     fetch_missing_artifacts: bool = False,
     canvas_memory: MutableMapping[str, CanvasMatch] | None = None,
+    settle_seconds: float = 0.0,
 ) -> Outcome:
     """Bring the call's Notion page up to date with everything known about it; idempotent.
+
+    With ``settle_seconds``, a call that still expects its recording, transcript, summary or
+    voicemail is not written yet: the outcome is "deferred" until the call has settled or
+    ``settle_seconds`` after it ended, whichever comes first, so a call's whole life costs
+    one page write instead of one per event.
 
     Raises OpenPhone, blob store, Canvas and Notion errors (transient ones are worth
     retrying: what was fetched is kept in the snapshot).
@@ -168,6 +180,18 @@ async def reconcile_call(
     recording_url, voicemail_url = await _audio_urls(ctx, snap, call)
     if snap.audio != audio_before:
         await ctx.store.snapshot_put("call", call_id, snap.to_json(), phone_number_id=pn)
+    if settle_seconds > 0 and not settled(snap):
+        now = ctx.clock.now()
+        if snap.write_deadline is None:
+            # Fixed once: looking again later must not push the write further away.
+            snap.write_deadline = settle_deadline(call, settle_seconds, now)
+            await ctx.store.snapshot_put("call", call_id, snap.to_json(), phone_number_id=pn)
+        deadline = snap.write_deadline
+        if now < deadline:
+            return Outcome(
+                "call", call_id, "deferred", None, pn, direction=call.direction,
+                defer_until=deadline,
+            )  # fmt: skip
 
     line = await ctx.directory.phone_number(pn)
     other = counterparty(call, await ctx.directory.own_numbers())

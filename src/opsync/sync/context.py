@@ -39,6 +39,9 @@ class SyncContext:
     clock: Clock
     calls_title_property: str = CALLS_TITLE_PROPERTY
     messages_title_property: str = MESSAGES_TITLE_PROPERTY
+    #: hold a webhook-driven call's page write until it settles, at most this long after it
+    #: ended (0: write on every event)
+    call_settle_seconds: float = 0.0
     metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ fetch it again, and the event given back to queue behind that number's events.
 
 from __future__ import annotations
 
-from opsync.dispatcher import Done, Handler, Ignore, Outcome, Reroute
+from opsync.dispatcher import Defer, Done, Handler, Ignore, Outcome, Reroute
 from opsync.errors import InvalidPayload
 from opsync.openphone import event_ref, parse_envelope
 from opsync.store.rows import InboxEvent
@@ -67,6 +67,8 @@ def make_handler(registry: ActorRegistry) -> Handler:
         result = await actor.handle(event)
         if result.status == "ignored":
             return Ignore(result.reason)
+        if result.status == "deferred" and result.outcome and result.outcome.defer_until:
+            return Defer(round(result.outcome.defer_until * 1000))
         return Done()
 
     return handle

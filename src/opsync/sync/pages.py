@@ -36,7 +36,7 @@ from opsync.sync.context import SyncContext
 
 log = logging.getLogger(__name__)
 
-PageAction = Literal["created", "updated", "unchanged"]
+PageAction = Literal["created", "updated", "unchanged", "deferred"]
 MIN_CHILDREN_BUDGET = 50_000
 """Send no children with a create whose properties leave less room than this (bytes)."""
 
@@ -223,10 +223,12 @@ class Outcome:
     resource_type: ResourceType
     resource_id: str
     action: PageAction
-    page_id: str
+    page_id: str | None
     phone_number_id: str | None
     canvas_id: str | None = None
     direction: str | None = None
+    #: with action "deferred": when to look again (epoch seconds)
+    defer_until: float | None = None
 
     @property
     def created(self) -> bool:

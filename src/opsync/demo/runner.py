@@ -1,0 +1,299 @@
+"""``run_demo``: both simulators and the service on loopback, one scenario, one verdict.
+
+Everything runs in the current event loop: the simulators are served with
+:func:`opsync.sandbox._server.serve`, the service with :func:`opsync.service.run_service` in a
+task. The webhooks are registered with the OpenPhone simulator through
+:meth:`OpenPhoneClient.create_webhook` — one per family — and the keys it returns become the
+service's ``WEBHOOK_SECRET``; the service's port is picked first so the URL is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from opsync.clock import SystemClock
+from opsync.config import Settings, load_settings
+from opsync.demo.metering import NotionMeter, openphone_requests
+from opsync.demo.scenario import (
+    DEFAULT_COMPRESSION,
+    CompressedClock,
+    Played,
+    Scenario,
+    ScenarioOptions,
+    build_scenario,
+    play_scenario,
+    seed_canvas,
+)
+from opsync.demo.summary import RateLimits, RunFacts, build_summary, store_figures
+from opsync.demo.verify import NotionIds, verify
+from opsync.errors import OpsyncError
+from opsync.openphone import OpenPhoneClient
+from opsync.openphone.client import WebhookFamily
+from opsync.pacing import NOTION_LIMIT, RateLimit, TokenBucket
+from opsync.sandbox._server import free_port, serve
+from opsync.sandbox.notion import NotionSimulator, SeededDatabases, seed_databases
+from opsync.sandbox.openphone import OpenPhoneSimulator, SimulatorConfig
+from opsync.service import Pacers, Service, open_service, run_service
+from opsync.store import Store
+
+HOST = "127.0.0.1"
+OPENPHONE_KEY = "demo-openphone-key"
+NOTION_KEY = "secret_demo_notion_token"
+#: the documented limits, and the demo's: our pacers, and the simulators a little above them
+OPENPHONE_REAL_RATE = 10.0
+OPENPHONE_DEMO = RateLimit(rate=50.0, burst=1)
+NOTION_DEMO = RateLimit(rate=30.0, burst=10)
+WEBHOOK_FAMILIES: Mapping[WebhookFamily, tuple[str, ...]] = {
+    "calls": ("call.ringing", "call.completed", "call.recording.completed"),
+    "messages": ("message.received", "message.delivered"),
+    "call-summaries": ("call.summary.completed",),
+    "call-transcripts": ("call.transcript.completed",),
+}
+DB_FILE = "opsync.db"
+DUMP_FILE = "notion-dump.json"
+MEDIA_DIR = "media"
+
+
+class DemoError(OpsyncError):
+    """The demo could not finish (the inbox did not drain in time, the service stopped)."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    calls: int = 30
+    messages: int = 100
+    seed: int = 1
+    data_dir: Path = Path("demo-data")
+    serve: bool = False
+    compression: float = DEFAULT_COMPRESSION
+    #: seconds the inbox may take to drain once every life has been played
+    drain_timeout: float = 120.0
+    phone_numbers: int = 3
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / DB_FILE).resolve()}"
+
+
+def fresh_data_dir(data_dir: Path) -> None:
+    """Create ``data_dir``; remove what an earlier demo left there (only the demo's files)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for name in (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", DUMP_FILE):
+        (data_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(data_dir / MEDIA_DIR, ignore_errors=True)
+
+
+async def register_webhooks(http: httpx.AsyncClient, openphone_api: str, url: str) -> list[str]:
+    """One webhook per family pointing at ``url``; returns their signing keys."""
+    client = OpenPhoneClient(http, OPENPHONE_KEY, base_url=openphone_api)
+    keys: list[str] = []
+    for family, events in WEBHOOK_FAMILIES.items():
+        hook = await client.create_webhook(family, url, events, label="opsync demo")
+        keys.append(hook.key.get_secret_value())
+    return keys
+
+
+def demo_settings(
+    options: DemoOptions, ids: SeededDatabases, urls: Mapping[str, str], keys: list[str]
+) -> Settings:
+    return load_settings(
+        {
+            "OPENPHONE_API_KEY": OPENPHONE_KEY,
+            "OPENPHONE_API_BASE": urls["openphone"] + "/v1",
+            "NOTION_API_KEY": NOTION_KEY,
+            "OPSYNC_NOTION_BASE_URL": urls["notion"],
+            "NOTION_CALLS_DATABASE_ID": ids.calls_database_id,
+            "NOTION_MESSAGES_DATABASE_ID": ids.messages_database_id,
+            "NOTION_CANVAS_DATABASE_ID": ids.canvas_database_id,
+            "WEBHOOK_SECRET": ",".join(keys),
+            "OPSYNC_DATABASE_URL": options.database_url,
+            "OPSYNC_BLOB_URL": str((options.data_dir / MEDIA_DIR).resolve()),
+            "OPSYNC_PUBLIC_BASE_URL": urls["service"],
+            "OPSYNC_ADMIN_TOKEN": secrets.token_urlsafe(16),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+async def wait_for_drain(
+    store: Store, expected: int, limit: float, service_task: asyncio.Task[None]
+) -> None:
+    """Until every accepted event is in the inbox and none is pending or in flight."""
+    deadline = time.monotonic() + limit
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        if service_task.done():
+            service_task.result()
+            raise DemoError("the service stopped before the inbox drained")
+        counts = {str(state): n for state, n in (await store.inbox_counts()).items()}
+        received = sum(counts.values())
+        if received >= expected and counts["pending"] == 0 and counts["in_flight"] == 0:
+            return
+        await asyncio.sleep(0.1)
+    raise DemoError(
+        f"the inbox did not drain within {limit:g} s: {counts} ({expected} events were delivered)"
+    )
+
+
+async def _start(service: Service, port: int, stop: asyncio.Event) -> asyncio.Task[None]:
+    started = asyncio.Event()
+    task = asyncio.create_task(
+        run_service(service, host=HOST, port=port, stop=stop, started=started)
+    )
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not started.is_set():
+        stop.set()
+        if task.done():
+            task.result()
+        raise DemoError(f"the service did not start on {HOST}:{port}")
+    return task
+
+
+def _facts(
+    options: DemoOptions,
+    played: Played,
+    service: Service,
+    notion_counts: Mapping[str, int],
+    openphone: OpenPhoneSimulator,
+    elapsed: float,
+) -> RunFacts:
+    return RunFacts(
+        calls=len(played.call_ids),
+        messages=len(played.message_ids),
+        duplicate_deliveries=sum(1 for d in played.deliveries if d.status_code == 200),
+        failed_deliveries=sum(1 for d in played.deliveries if not d.ok),
+        notion_requests=notion_counts,
+        openphone_requests=openphone_requests(openphone.counters.by_endpoint),
+        canvas=service.canvas.stats.as_dict() if service.canvas else {},
+        compression=options.compression,
+        rate_limits=RateLimits(
+            NOTION_LIMIT.rate, NOTION_DEMO.rate, OPENPHONE_REAL_RATE, OPENPHONE_DEMO.rate
+        ),
+        elapsed_seconds=elapsed,
+    )
+
+
+def _explore(options: DemoOptions, console: Console) -> None:
+    db = f"opsync --db {options.database_url}"
+    folder = options.data_dir.resolve()
+    console.print(f"Data in {folder}: {DB_FILE}, {MEDIA_DIR}/, {DUMP_FILE}", soft_wrap=True)
+    query = '"SELECT * FROM sync_stats_today"'
+    console.print(f"Explore: {db} db query {query}", highlight=False, soft_wrap=True)
+    console.print(f"         {db} stats", highlight=False, soft_wrap=True)
+
+
+async def run_demo(
+    options: DemoOptions,
+    console: Console | None = None,
+    report: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Play the scenario end to end and return the summary (``summary["ok"]`` is the verdict).
+
+    ``report`` is called with the summary as soon as it is known — before the demo keeps
+    running with ``options.serve``. ``console`` receives progress, how to explore the data
+    and the URLs to look around. Raises :class:`DemoError` when the service does not start or
+    the inbox does not drain in time.
+    """
+    console = console or Console(stderr=True, quiet=True)
+    began = time.monotonic()
+    fresh_data_dir(options.data_dir)
+    scenario: Scenario = build_scenario(
+        ScenarioOptions(options.calls, options.messages, options.phone_numbers, options.seed),
+        now=time.time(),
+    )
+    openphone = OpenPhoneSimulator(
+        scenario.workspace,
+        SimulatorConfig(api_key=OPENPHONE_KEY, rate_limit=int(OPENPHONE_DEMO.rate) + 10),
+    )
+    notion = NotionSimulator(
+        api_key=NOTION_KEY, rate_limit=RateLimit(NOTION_DEMO.rate + 10, NOTION_DEMO.burst + 10)
+    )
+    ids = seed_databases(notion.state)
+    canvas_pages = seed_canvas(notion.state, ids.canvas_data_source_id, scenario.canvas)
+    kinds = {
+        ids.calls_data_source_id: "calls",
+        ids.messages_data_source_id: "messages",
+        ids.canvas_data_source_id: "canvas",
+    }
+    meter = NotionMeter(notion.app, notion.state, kinds)
+    port = free_port(HOST)
+    async with (
+        serve(openphone.app, HOST) as openphone_url,
+        serve(meter, HOST) as notion_url,
+        httpx.AsyncClient(timeout=30.0) as http,
+    ):
+        urls = {
+            "service": f"http://{HOST}:{port}",
+            "openphone": openphone_url,
+            "notion": notion_url,
+        }
+        settings = demo_settings(options, ids, urls, [])
+        webhook_url = urls["service"] + settings.webhook_path
+        keys = await register_webhooks(http, urls["openphone"] + "/v1", webhook_url)
+        settings = demo_settings(options, ids, urls, keys)
+        clock = SystemClock()
+        pacers = Pacers(TokenBucket(NOTION_DEMO, clock), TokenBucket(OPENPHONE_DEMO, clock))
+        async with open_service(settings, pacers=pacers, poll_interval=0.05) as service:
+            stop = asyncio.Event()
+            task = await _start(service, port, stop)
+            try:
+                console.print(f"Playing {options.calls} calls and {options.messages} messages…")
+                played = await play_scenario(
+                    scenario, CompressedClock(options.compression), urls["openphone"], http
+                )
+                expected = len(played.accepted_event_ids())
+                await wait_for_drain(service.store, expected, options.drain_timeout, task)
+                figures = await store_figures(service.store)
+                dump = notion.dump()
+                check = verify(
+                    scenario.workspace,
+                    played.call_ids,
+                    played.message_ids,
+                    dump["state"]["pages"],
+                    NotionIds(ids.calls_data_source_id, ids.messages_data_source_id),
+                    canvas_pages,
+                )
+                facts = _facts(
+                    options, played, service, meter.requests, openphone, time.monotonic() - began
+                )
+                summary = build_summary(facts, figures, check)
+                (options.data_dir / DUMP_FILE).write_text(json.dumps(dump, indent=1))
+                if report is not None:
+                    report(summary)
+                _explore(options, console)
+                if options.serve:
+                    _print_urls(urls, settings, webhook_url, console)
+                    await stop.wait()
+            finally:
+                stop.set()
+                await task
+    return summary
+
+
+def _print_urls(
+    urls: Mapping[str, str], settings: Settings, webhook_url: str, console: Console
+) -> None:
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    lines = [
+        f"Service:             {urls['service']}/health  (webhooks: {webhook_url})",
+        f"Phone number state:  {urls['service']}/phone/{{id}}/state  (admin token {token})",
+        f"OpenPhone simulator: {urls['openphone']}/v1  (API key {OPENPHONE_KEY})",
+        f"Notion simulator:    {urls['notion']}/v1  (token {NOTION_KEY}); "
+        f"whole state at {urls['notion']}/__sandbox/state",
+        "Everything keeps running; press Ctrl-C to stop.",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
