@@ -83,3 +83,20 @@ def test_phone_list_against_the_openphone_simulator(
         ["--db", f"sqlite:///{database}", "db", "query", "--json", "SELECT id FROM phone_numbers"],
     )
     assert {row["id"] for row in json.loads(stored.output)} == {row["id"] for row in listed}
+
+
+def test_phone_state_shows_the_stored_state(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'state.db'}"
+    query = "INSERT INTO phone_numbers (id, number, name, first_seen_at, total_calls_synced, "
+    query += "created_at, updated_at) "
+    query += "VALUES ('PNstate', '+14155550100', 'Main line', 1, 7, 1, 1)"
+    assert runner.invoke(app, ["--db", db, "db", "query", query]).exit_code == 0
+    result = runner.invoke(app, ["--db", db, "phone", "state", "PNstate"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["phone_number_id"] == "PNstate"
+    assert shown["phone_number"]["number"] == "+14155550100"
+    assert shown["phone_number"]["total_calls_synced"] == 7
+    missing = runner.invoke(app, ["--db", db, "phone", "state", "PNnope"])
+    assert missing.exit_code == 1
+    assert "unknown phone number PNnope" in missing.output

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from opsync.cli._common import run, state
 from opsync.config import Settings
+from opsync.sync.actor import stored_state
 from opsync.wiring import open_store, openphone_client
 
 app = typer.Typer(help="The workspace's phone numbers.", no_args_is_help=True)
@@ -40,3 +41,19 @@ async def _list_numbers(settings: Settings) -> list[dict[str, str | int]]:
     return [
         {"id": n.id, "number": n.number, "name": n.name, "users": len(n.users)} for n in numbers
     ]
+
+
+@app.command("state")
+def show_state(ctx: typer.Context, phone_number_id: str) -> None:
+    """Print a phone number's sync state (row, totals, cursors) as JSON."""
+    settings = state(ctx).settings()
+    found = run(_state(settings, phone_number_id))
+    if found is None:
+        typer.echo(f"unknown phone number {phone_number_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
+
+
+async def _state(settings: Settings, phone_number_id: str) -> dict[str, object] | None:
+    async with open_store(settings) as store:
+        return await stored_state(store, phone_number_id)

@@ -19,7 +19,7 @@ from opsync.canvas import CanvasMatch
 from opsync.clock import Clock, epoch_ms
 from opsync.openphone import parse_envelope
 from opsync.openphone.events import normalise_event_type
-from opsync.store import PhoneNumber
+from opsync.store import PhoneNumber, Store
 from opsync.store.rows import InboxEvent, ResourceType
 from opsync.sync.calls import call_id_of, reconcile_call
 from opsync.sync.context import SyncContext
@@ -247,17 +247,21 @@ class ActorRegistry:
         actor = self._actors.get(phone_number_id)
         if actor is not None:
             return actor.state()
-        row = await self.ctx.store.get_phone_number(phone_number_id)
-        if row is None:
-            return None
-        cursors = await self.ctx.store.phone_cursors_get(phone_number_id)
-        return {
-            "phone_number_id": phone_number_id,
-            "active": False,
-            "activated_at": None,
-            "phone_number": asdict(row),
-            "cursors": cursors,
-            "canvas_memory": {},
-            "events_handled": 0,
-            "busy": False,
-        }
+        return await stored_state(self.ctx.store, phone_number_id)
+
+
+async def stored_state(store: Store, phone_number_id: str) -> dict[str, Any] | None:
+    """A number's state as the store holds it (no live actor); None for an unknown number."""
+    row = await store.get_phone_number(phone_number_id)
+    if row is None:
+        return None
+    return {
+        "phone_number_id": phone_number_id,
+        "active": False,
+        "activated_at": None,
+        "phone_number": asdict(row),
+        "cursors": await store.phone_cursors_get(phone_number_id),
+        "canvas_memory": {},
+        "events_handled": 0,
+        "busy": False,
+    }
