@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint format test
+.PHONY: install lint format test demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,6 @@ format: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/opsync demo

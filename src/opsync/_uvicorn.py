@@ -1,9 +1,17 @@
-"""A uvicorn server that leaves signal handling to its host (the CLI, a test, the demo)."""
+"""Uvicorn as opsync hosts it: no signal handlers of its own, on a socket bound beforehand.
+
+Binding the socket first (port 0 picks a free one) means the port is known before the server
+starts and cannot be taken in between, and a bind failure is an ordinary ``OSError`` here —
+not uvicorn's ``sys.exit`` inside a task.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, Literal
 
 import uvicorn
 
@@ -14,3 +22,41 @@ class QuietServer(uvicorn.Server):
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def bind_socket(host: str, port: int = 0) -> socket.socket:
+    """A listening-ready TCP socket bound to ``host:port`` (0: a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def bound_port(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def hosted(
+    app: Any, sock: socket.socket, *, lifespan: Literal["on", "off"] = "on"
+) -> AsyncIterator[None]:
+    """Serve ``app`` on ``sock`` as a task of this event loop until the block exits."""
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
+    server = QuietServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # re-raise a start-up failure
+                raise RuntimeError(f"the server on port {bound_port(sock)} did not start")
+            await asyncio.sleep(0.01)
+        yield
+    finally:
+        server.should_exit = True
+        await asyncio.gather(task, return_exceptions=True)

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         description="attempts before an event with transient errors is dead-lettered",
     )
     call_settle_seconds: float = Field(
-        300.0,
+        600.0,
         ge=0,
         validation_alias="OPSYNC_CALL_SETTLE_SECONDS",
         description="how long after a call ends its page may wait for the recording, "

@@ -12,16 +12,16 @@ import asyncio
 import logging
 import random
 import signal
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from opsync._uvicorn import QuietServer
+from opsync._uvicorn import bind_socket, bound_port, hosted
 from opsync.blobs import BlobStore, blob_store_from_settings, media_routes
 from opsync.canvas import CanvasLookup
 from opsync.clock import Clock, SystemClock
@@ -160,37 +160,34 @@ async def run_service(
     port: int,
     stop: asyncio.Event | None = None,
     started: asyncio.Event | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve HTTP and work the inbox until ``stop`` is set (or SIGTERM/SIGINT arrives).
 
+    ``sock``, when given, is an already bound socket to serve on (``host``/``port`` unused).
     On stop: the server stops accepting, in-flight events finish within the dispatcher's grace
     period, the rest are released for the next start. Nothing acknowledged is lost.
     """
     stop = stop or asyncio.Event()
+    sock = sock or bind_socket(host, port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    config = uvicorn.Config(
-        service.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
-    )
-    server = QuietServer(config)
-    server_task = asyncio.create_task(server.serve())
-    worker_task = asyncio.create_task(service.dispatcher.run_forever(stop))
+    worker = asyncio.create_task(service.dispatcher.run_forever(stop))
     try:
-        while not server.started:
-            if server_task.done():
-                server_task.result()
-                raise RuntimeError(f"the HTTP server on {host}:{port} did not start")
-            await asyncio.sleep(0.05)
-        log.info("serving", extra={"action": "service_started", "host": host, "port": port})
-        if started is not None:
-            started.set()
-        await stop.wait()
+        async with hosted(service.app, sock, lifespan="off"):
+            log.info(
+                "serving",
+                extra={"action": "service_started", "host": host, "port": bound_port(sock)},
+            )
+            if started is not None:
+                started.set()
+            await stop.wait()
     finally:
         stop.set()
-        server.should_exit = True
-        await asyncio.gather(server_task, worker_task, return_exceptions=True)
+        await asyncio.gather(worker, return_exceptions=True)
+        sock.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -33,6 +33,8 @@ async def test_a_small_demo_ends_with_one_correct_page_per_resource(tmp_path: Pa
     assert summary["events_processed"] == summary["events_received"]
     assert summary["notion_requests"]["total"] > 0
     assert summary["openphone_requests"]["calls"] > 0
+    assert summary["notion_requests"]["max_per_call"] >= 1  # every page was written
+    assert summary["notion_requests"]["max_per_message"] >= 1
     assert (data_dir / "opsync.db").is_file()
     dump = json.loads((data_dir / "notion-dump.json").read_text())
     assert len(dump["state"]["pages"]) >= 10

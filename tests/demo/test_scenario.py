@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import httpx
 import pytest
 
 from opsync.clock import FakeClock
@@ -12,9 +13,12 @@ from opsync.demo.scenario import (
     CompressedClock,
     ScenarioOptions,
     build_scenario,
+    play_scenario,
     seed_canvas,
 )
 from opsync.sandbox.notion import NotionSimulator, seed_databases
+from opsync.sandbox.openphone import Target, WebhookEmitter
+from opsync.sandbox.openphone.webhooks import Delivery, Event
 
 NOW = 1_775_001_600.0
 
@@ -41,11 +45,38 @@ def test_the_plan_is_seeded_and_has_every_ingredient() -> None:
     assert max(c.talk_seconds for c in first.calls) >= 1500  # a long transcript
 
 
-def test_every_life_ends_before_now() -> None:
-    scenario = build_scenario(ScenarioOptions(), NOW)
-    latest = max(c.offset + c.talk_seconds + 6 + 330 for c in scenario.calls)
+async def test_lives_start_at_the_real_time_they_are_played() -> None:
+    """The ringing goes out at ``createdAt`` (wall time); the later stages carry their natural
+    times, reached sooner on the compressed clock. (One life: the sleeps of concurrent
+    tasks on a FakeClock would add up.)"""
+    scenario = build_scenario(ScenarioOptions(calls=1, messages=0, burst_share=0.0), NOW)
+    base = FakeClock(NOW)
+    clock = CompressedClock(100.0, base)
+    sent: dict[tuple[str, str], float] = {}
 
-    assert scenario.base_time + latest < NOW
+    async def deliver(events: list[Event]) -> list[Delivery]:
+        for event in events:
+            resource_id = event.resource.get("id") or event.resource["callId"]
+            sent[(event.type, resource_id)] = base.now()
+        return []
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WebhookEmitter, "add_registered_webhooks", _one_target)
+        patch.setattr(WebhookEmitter, "deliver", lambda self, events: deliver(events))
+        async with httpx.AsyncClient() as http:
+            played = await play_scenario(scenario, clock, "http://sim", http)
+
+    (call_id,) = played.call_ids
+    call = scenario.workspace.calls[call_id]
+    assert call.created_at == pytest.approx(sent[("call.ringing", call_id)], abs=0.01)
+    assert call.completed_at is not None
+    assert call.completed_at - call.created_at == 6 + call.talk_seconds
+    real = sent[("call.completed", call_id)] - sent[("call.ringing", call_id)]
+    assert real == pytest.approx((6 + call.talk_seconds) / 100, abs=0.01)
+
+
+def _one_target(self: WebhookEmitter) -> None:
+    self.targets.append(Target("http://service/webhooks/openphone", "c2VjcmV0"))
 
 
 def test_canvas_pages_spell_numbers_three_ways_and_one_is_ours() -> None:
@@ -139,3 +170,8 @@ def test_notion_requests_are_attributed_by_what_they_touch() -> None:
         meter.kind("POST", f"/v1/data_sources/{ids.canvas_data_source_id}/query", b"") == "canvas"
     )
     assert meter.kind("GET", f"/v1/databases/{ids.calls_database_id}", b"") == "shared"
+    title_body = b'{"properties": {"Call ID": {"title": [{"text": {"content": "AC2"}}]}}}'
+    assert meter.title("POST", "/v1/pages", title_body) == "AC2"
+    assert meter.title("PATCH", f"/v1/pages/{page['id']}", b"") == "AC1"
+    assert meter.title("DELETE", f"/v1/blocks/{block}", b"") == "AC1"
+    assert meter.title("POST", f"/v1/data_sources/{ids.calls_data_source_id}/query", b"") is None

@@ -38,6 +38,8 @@ def facts() -> RunFacts:
         notion_requests={"calls": 6, "messages": 5, "canvas": 2, "shared": 3},
         openphone_requests={"calls": 8, "messages": 0, "shared": 4, "setup": 4},
         canvas={"cache_hit_rate": 0.75, "lookups": 8},
+        notion_per_call=[1, 5],
+        notion_per_message=[1, 1, 2, 1],
         compression=120.0,
         rate_limits=RateLimits(3.0, 30.0, 10.0, 50.0),
         elapsed_seconds=12.34,
@@ -74,6 +76,7 @@ def test_requests_are_given_in_total_and_per_resource() -> None:
     assert summary["notion_requests"] == {
         "total": 16, "calls": 6, "messages": 5, "canvas": 2, "shared": 3,
         "per_resource": 2.67, "per_call": 3.0, "per_message": 1.25,
+        "max_per_call": 5, "calls_over_3": 1, "max_per_message": 2, "messages_over_2": 0,
     }  # fmt: skip
     # the demo's own webhook registration is not the service's cost
     assert summary["openphone_requests"]["total"] == 12
@@ -114,6 +117,7 @@ def test_the_table_shows_costs_limits_and_the_verdict() -> None:
     assert "16 total · 3.0/call · 1.25/message" in text
     assert "3/s → 30/s (10x)" in text
     assert "p50 30 ms · p95 500 ms" in text
+    assert "at most 5 per call (1 over 3) · at most 2 per message (0 over 2)" in text
     assert "every resource has exactly one correct page" in text
 
 

@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from opsync._uvicorn import bind_socket, bound_port
 from opsync.clock import SystemClock
 from opsync.config import load_settings
 from opsync.openphone import OpenPhoneClient
 from opsync.pacing import RateLimit, TokenBucket
-from opsync.sandbox._server import free_port, serve
+from opsync.sandbox._server import serve
 from opsync.sandbox.notion import NotionSimulator, NotionState, SeededDatabases, seed_databases
 from opsync.sandbox.openphone import (
     OpenPhoneSimulator,
@@ -132,7 +133,8 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
     op_sim = OpenPhoneSimulator(workspace, SimulatorConfig(api_key=API_KEY, rate_limit=1_000))
     notion_sim = NotionSimulator(NotionState(clock, seed=5), rate_limit=None)
     seeded = seed_databases(notion_sim.state)
-    port = free_port()
+    sock = bind_socket("127.0.0.1")
+    port = bound_port(sock)
     service_url = f"http://127.0.0.1:{port}"
     webhook_url = f"{service_url}/webhooks/openphone"
     async with (
@@ -166,7 +168,9 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
         async with open_service(settings, pacers=pacers, poll_interval=0.02) as service:
             stop, started = asyncio.Event(), asyncio.Event()
             task = asyncio.create_task(
-                run_service(service, host="127.0.0.1", port=port, stop=stop, started=started)
+                run_service(
+                    service, host="127.0.0.1", port=port, stop=stop, started=started, sock=sock
+                )
             )
             emitter = op_sim.emitter(op_url)
             try:

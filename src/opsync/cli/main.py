@@ -8,6 +8,7 @@ from opsync import __version__
 from opsync.cli._common import CliState
 from opsync.cli.canvas import app as canvas_app
 from opsync.cli.db import app as db_app
+from opsync.cli.demo import demo
 from opsync.cli.phone import app as phone_app
 from opsync.cli.sandbox import app as sandbox_app
 from opsync.cli.serve import serve
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(phone_app, name="phone")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
+app.command("demo")(demo)
 
 
 def _version(value: bool) -> None:

@@ -52,7 +52,8 @@ def openphone_requests(by_endpoint: Mapping[str, int]) -> Counter[str]:
 
 
 class NotionMeter:
-    """ASGI middleware counting Notion requests per kind in :attr:`requests`."""
+    """ASGI middleware counting Notion requests per kind in :attr:`requests`, and per page
+    title (a call's or message's id) in :attr:`by_title` for requests that touch one page."""
 
     def __init__(self, app: ASGIApp, state: NotionState, data_sources: Mapping[str, str]):
         """``data_sources``: data source id → kind (``calls``, ``messages``, ``canvas``)."""
@@ -60,6 +61,7 @@ class NotionMeter:
         self.state = state
         self.data_sources = {parse_id(k) or k: v for k, v in data_sources.items()}
         self.requests: Counter[str] = Counter()
+        self.by_title: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -73,8 +75,13 @@ class NotionMeter:
                 chunks.append(message.get("body", b""))
             return message
 
+        title = self.title(scope["method"], scope["path"], b"")  # before a DELETE removes it
         await self.app(scope, recording, send)
-        self.requests[self.kind(scope["method"], scope["path"], b"".join(chunks))] += 1
+        body = b"".join(chunks)
+        self.requests[self.kind(scope["method"], scope["path"], body)] += 1
+        title = title or self.title(scope["method"], scope["path"], body)
+        if title:
+            self.by_title[title] += 1
 
     def kind(self, method: str, path: str, body: bytes) -> str:
         """The kind of one request (``shared`` when it serves no one resource kind)."""
@@ -85,8 +92,30 @@ class NotionMeter:
         if match := _PAGE.match(path):
             return self._kind_of_page(parse_id(match[1]))
         if match := _BLOCK.match(path):
-            return self._kind_of_block(parse_id(match[1]))
+            return self._kind_of_page(self._page_of_block(parse_id(match[1])))
         return "shared"
+
+    def title(self, method: str, path: str, body: bytes) -> str | None:
+        """The title of the one page a request creates or touches, if any."""
+        if method == "POST" and path == "/v1/pages":
+            properties = _json(body).get("properties")
+            for value in properties.values() if isinstance(properties, dict) else ():
+                if isinstance(value, dict) and isinstance(value.get("title"), list):
+                    return "".join(_content(part) for part in value["title"]) or None
+            return None
+        page_id: str | None = None
+        if match := _PAGE.match(path):
+            page_id = parse_id(match[1])
+        elif match := _BLOCK.match(path):
+            page_id = self._page_of_block(parse_id(match[1]))
+        page = self.state.pages.get(page_id or "")
+        if page is None or page.data_source_id not in self.data_sources:
+            return None
+        rendered = self.state.render_page(page)["properties"].values()
+        parts: list[dict[str, Any]] = next(
+            (v["title"] for v in rendered if v["type"] == "title"), []
+        )
+        return "".join(str(part.get("plain_text", "")) for part in parts) or None
 
     def _kind_of_parent(self, parent: Any) -> str:
         if not isinstance(parent, dict):
@@ -106,18 +135,21 @@ class NotionMeter:
             return "shared"
         return self.data_sources.get(page.data_source_id, "shared")
 
-    def _kind_of_block(self, block_id: str | None) -> str:
+    def _page_of_block(self, block_id: str | None) -> str | None:
         for _ in range(64):  # nesting is shallow; the bound guards against a cycle
-            if block_id is None:
-                return "shared"
-            if block_id in self.state.pages:
-                return self._kind_of_page(block_id)
+            if block_id is None or block_id in self.state.pages:
+                return block_id
             block = self.state.blocks.blocks.get(block_id)
             if block is None:
-                return "shared"
+                return None
             parent = block.parent
             block_id = parse_id(parent.get("page_id") or parent.get("block_id"))
-        return "shared"
+        return None
+
+
+def _content(part: Any) -> str:
+    text = part.get("text") if isinstance(part, dict) else None
+    return str(text.get("content", "")) if isinstance(text, dict) else ""
 
 
 def _json(body: bytes) -> dict[str, Any]:

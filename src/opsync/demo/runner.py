@@ -13,6 +13,7 @@ import asyncio
 import json
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from opsync._uvicorn import bind_socket, bound_port
 from opsync.clock import SystemClock
 from opsync.config import Settings, load_settings
 from opsync.demo.metering import NotionMeter, openphone_requests
@@ -41,7 +43,7 @@ from opsync.errors import OpsyncError
 from opsync.openphone import OpenPhoneClient
 from opsync.openphone.client import WebhookFamily
 from opsync.pacing import NOTION_LIMIT, RateLimit, TokenBucket
-from opsync.sandbox._server import free_port, serve
+from opsync.sandbox._server import serve
 from opsync.sandbox.notion import NotionSimulator, SeededDatabases, seed_databases
 from opsync.sandbox.openphone import OpenPhoneSimulator, SimulatorConfig
 from opsync.service import Pacers, Service, open_service, run_service
@@ -60,6 +62,9 @@ WEBHOOK_FAMILIES: Mapping[WebhookFamily, tuple[str, ...]] = {
     "call-summaries": ("call.summary.completed",),
     "call-transcripts": ("call.transcript.completed",),
 }
+#: the service's default settle window, in real seconds; the demo compresses it with the clock
+CALL_SETTLE_SECONDS = float(Settings.model_fields["call_settle_seconds"].default)
+WEBHOOK_PATH = str(Settings.model_fields["webhook_path"].default)
 DB_FILE = "opsync.db"
 DUMP_FILE = "notion-dump.json"
 MEDIA_DIR = "media"
@@ -80,6 +85,11 @@ class DemoOptions:
     #: seconds the inbox may take to drain once every life has been played
     drain_timeout: float = 120.0
     phone_numbers: int = 3
+
+    @property
+    def call_settle_seconds(self) -> float:
+        """The settle window on the compressed clock: the same span of simulated time."""
+        return CALL_SETTLE_SECONDS / self.compression
 
     @property
     def database_url(self) -> str:
@@ -121,6 +131,7 @@ def demo_settings(
             "OPSYNC_BLOB_URL": str((options.data_dir / MEDIA_DIR).resolve()),
             "OPSYNC_PUBLIC_BASE_URL": urls["service"],
             "OPSYNC_ADMIN_TOKEN": secrets.token_urlsafe(16),
+            "OPSYNC_CALL_SETTLE_SECONDS": str(options.call_settle_seconds),
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -146,10 +157,11 @@ async def wait_for_drain(
     )
 
 
-async def _start(service: Service, port: int, stop: asyncio.Event) -> asyncio.Task[None]:
+async def _start(service: Service, sock: socket.socket, stop: asyncio.Event) -> asyncio.Task[None]:
     started = asyncio.Event()
+    port = bound_port(sock)
     task = asyncio.create_task(
-        run_service(service, host=HOST, port=port, stop=stop, started=started)
+        run_service(service, host=HOST, port=port, stop=stop, started=started, sock=sock)
     )
     waiter = asyncio.create_task(started.wait())
     await asyncio.wait({task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
@@ -166,7 +178,7 @@ def _facts(
     options: DemoOptions,
     played: Played,
     service: Service,
-    notion_counts: Mapping[str, int],
+    meter: NotionMeter,
     openphone: OpenPhoneSimulator,
     elapsed: float,
 ) -> RunFacts:
@@ -175,13 +187,16 @@ def _facts(
         messages=len(played.message_ids),
         duplicate_deliveries=sum(1 for d in played.deliveries if d.status_code == 200),
         failed_deliveries=sum(1 for d in played.deliveries if not d.ok),
-        notion_requests=notion_counts,
+        notion_requests=meter.requests,
+        notion_per_call=[meter.by_title[call_id] for call_id in played.call_ids],
+        notion_per_message=[meter.by_title[message_id] for message_id in played.message_ids],
         openphone_requests=openphone_requests(openphone.counters.by_endpoint),
         canvas=service.canvas.stats.as_dict() if service.canvas else {},
         compression=options.compression,
         rate_limits=RateLimits(
             NOTION_LIMIT.rate, NOTION_DEMO.rate, OPENPHONE_REAL_RATE, OPENPHONE_DEMO.rate
         ),
+        settle_seconds=(CALL_SETTLE_SECONDS, options.call_settle_seconds),
         elapsed_seconds=elapsed,
     )
 
@@ -192,7 +207,10 @@ def _explore(options: DemoOptions, console: Console) -> None:
     console.print(f"Data in {folder}: {DB_FILE}, {MEDIA_DIR}/, {DUMP_FILE}", soft_wrap=True)
     query = '"SELECT * FROM sync_stats_today"'
     console.print(f"Explore: {db} db query {query}", highlight=False, soft_wrap=True)
-    console.print(f"         {db} stats", highlight=False, soft_wrap=True)
+    numbers = '"SELECT id, number, total_calls_synced, total_messages_synced FROM phone_numbers"'
+    console.print(f"         {db} db query {numbers}", highlight=False, soft_wrap=True)
+    slow = '"SELECT * FROM sync_history ORDER BY processing_time_ms DESC LIMIT 10"'
+    console.print(f"         {db} db query {slow}", highlight=False, soft_wrap=True)
 
 
 async def run_demo(
@@ -210,67 +228,36 @@ async def run_demo(
     console = console or Console(stderr=True, quiet=True)
     began = time.monotonic()
     fresh_data_dir(options.data_dir)
-    scenario: Scenario = build_scenario(
-        ScenarioOptions(options.calls, options.messages, options.phone_numbers, options.seed),
-        now=time.time(),
-    )
-    openphone = OpenPhoneSimulator(
-        scenario.workspace,
-        SimulatorConfig(api_key=OPENPHONE_KEY, rate_limit=int(OPENPHONE_DEMO.rate) + 10),
-    )
-    notion = NotionSimulator(
-        api_key=NOTION_KEY, rate_limit=RateLimit(NOTION_DEMO.rate + 10, NOTION_DEMO.burst + 10)
-    )
-    ids = seed_databases(notion.state)
-    canvas_pages = seed_canvas(notion.state, ids.canvas_data_source_id, scenario.canvas)
-    kinds = {
-        ids.calls_data_source_id: "calls",
-        ids.messages_data_source_id: "messages",
-        ids.canvas_data_source_id: "canvas",
-    }
-    meter = NotionMeter(notion.app, notion.state, kinds)
-    port = free_port(HOST)
+    box = Sandbox.build(options)
     async with (
-        serve(openphone.app, HOST) as openphone_url,
-        serve(meter, HOST) as notion_url,
+        serve(box.openphone.app, HOST) as openphone_url,
+        serve(box.meter, HOST) as notion_url,
         httpx.AsyncClient(timeout=30.0) as http,
     ):
+        # Bound now, so its port is known for the webhook URL and cannot be taken meanwhile.
+        sock = bind_socket(HOST)
+        port = bound_port(sock)
         urls = {
             "service": f"http://{HOST}:{port}",
             "openphone": openphone_url,
             "notion": notion_url,
         }
-        settings = demo_settings(options, ids, urls, [])
-        webhook_url = urls["service"] + settings.webhook_path
+        webhook_url = urls["service"] + WEBHOOK_PATH
         keys = await register_webhooks(http, urls["openphone"] + "/v1", webhook_url)
-        settings = demo_settings(options, ids, urls, keys)
+        settings = demo_settings(options, box.ids, urls, keys)
         clock = SystemClock()
         pacers = Pacers(TokenBucket(NOTION_DEMO, clock), TokenBucket(OPENPHONE_DEMO, clock))
         async with open_service(settings, pacers=pacers, poll_interval=0.05) as service:
             stop = asyncio.Event()
-            task = await _start(service, port, stop)
+            task = await _start(service, sock, stop)
             try:
                 console.print(f"Playing {options.calls} calls and {options.messages} messages…")
                 played = await play_scenario(
-                    scenario, CompressedClock(options.compression), urls["openphone"], http
+                    box.scenario, CompressedClock(options.compression), openphone_url, http
                 )
                 expected = len(played.accepted_event_ids())
                 await wait_for_drain(service.store, expected, options.drain_timeout, task)
-                figures = await store_figures(service.store)
-                dump = notion.dump()
-                check = verify(
-                    scenario.workspace,
-                    played.call_ids,
-                    played.message_ids,
-                    dump["state"]["pages"],
-                    NotionIds(ids.calls_data_source_id, ids.messages_data_source_id),
-                    canvas_pages,
-                )
-                facts = _facts(
-                    options, played, service, meter.requests, openphone, time.monotonic() - began
-                )
-                summary = build_summary(facts, figures, check)
-                (options.data_dir / DUMP_FILE).write_text(json.dumps(dump, indent=1))
+                summary = await _check(options, box, played, service, time.monotonic() - began)
                 if report is not None:
                     report(summary)
                 _explore(options, console)
@@ -281,6 +268,61 @@ async def run_demo(
                 stop.set()
                 await task
     return summary
+
+
+@dataclass
+class Sandbox:
+    """The simulated world: scenario, both simulators, the seeded ids, the Canvas pages."""
+
+    scenario: Scenario
+    openphone: OpenPhoneSimulator
+    notion: NotionSimulator
+    ids: SeededDatabases
+    canvas_pages: dict[str, str]
+    meter: NotionMeter
+
+    @classmethod
+    def build(cls, options: DemoOptions) -> Sandbox:
+        scenario = build_scenario(
+            ScenarioOptions(options.calls, options.messages, options.phone_numbers, options.seed),
+            now=time.time(),
+        )
+        openphone = OpenPhoneSimulator(
+            scenario.workspace,
+            SimulatorConfig(api_key=OPENPHONE_KEY, rate_limit=int(OPENPHONE_DEMO.rate) + 10),
+        )
+        notion = NotionSimulator(
+            api_key=NOTION_KEY,
+            rate_limit=RateLimit(NOTION_DEMO.rate + 10, NOTION_DEMO.burst + 10),
+        )
+        ids = seed_databases(notion.state)
+        canvas_pages = seed_canvas(notion.state, ids.canvas_data_source_id, scenario.canvas)
+        kinds = {
+            ids.calls_data_source_id: "calls",
+            ids.messages_data_source_id: "messages",
+            ids.canvas_data_source_id: "canvas",
+        }
+        meter = NotionMeter(notion.app, notion.state, kinds)
+        return cls(scenario, openphone, notion, ids, canvas_pages, meter)
+
+
+async def _check(
+    options: DemoOptions, box: Sandbox, played: Played, service: Service, elapsed: float
+) -> dict[str, Any]:
+    """Verify, write the Notion dump, and build the summary."""
+    figures = await store_figures(service.store)
+    dump = box.notion.dump()
+    check = verify(
+        box.scenario.workspace,
+        played.call_ids,
+        played.message_ids,
+        dump["state"]["pages"],
+        NotionIds(box.ids.calls_data_source_id, box.ids.messages_data_source_id),
+        box.canvas_pages,
+    )
+    (options.data_dir / DUMP_FILE).write_text(json.dumps(dump, indent=1))
+    facts = _facts(options, played, service, box.meter, box.openphone, elapsed)
+    return build_summary(facts, figures, check)
 
 
 def _print_urls(

@@ -8,8 +8,12 @@ call's events until its life ends, then sends them shuffled: a transcript can co
 emitter re-sends some deliveries (duplicates, same event id).
 
 :class:`CompressedClock` keeps wall time real — the service checks signature timestamps
-against its own clock — and only makes waiting faster. Resource timestamps are back-dated so
-that every life ends before the scenario started: no event carries a future time.
+against its own clock — and only makes waiting faster. A call or message is created at the
+real moment it starts playing, as in life, so the service's clock-relative decisions (the
+call settle window opens at ``call.ringing``; the demo compresses that window by the same
+factor) see what they would see in production. The later stages carry their natural
+simulated times (``completedAt`` = creation + ring + talk), which therefore lie ahead of the
+wall clock: the service must not trust OpenPhone's clock over its own, and does not.
 """
 
 from __future__ import annotations
@@ -29,13 +33,12 @@ from opsync.sandbox.openphone import generate_workspace as generate
 from opsync.sandbox.openphone.content import MESSAGES
 from opsync.sandbox.openphone.models import Direction
 from opsync.sandbox.openphone.webhooks import Delivery, Event
-from opsync.sandbox.openphone.workspace import ANSWER_SECONDS, ARTEFACT_DELAYS
 
 DEFAULT_COMPRESSION = 120.0
 Delivering = Literal["ordered", "shuffled", "burst"]
 
-#: (direction, outcome) cycled through, so every kind of call is played
 DIRECTIONS: tuple[Direction, ...] = ("incoming", "outgoing")
+#: (direction, outcome) cycled through, so every kind of call is played
 CALL_KINDS: list[tuple[Direction, str]] = [
     ("incoming", "answered"),
     ("outgoing", "answered"),
@@ -124,8 +127,6 @@ class Scenario:
     calls: list[PlannedCall]
     messages: list[PlannedMessage]
     canvas: list[CanvasEntry]
-    #: epoch seconds of simulated offset 0 (chosen so every life ends in the past)
-    base_time: float
     options: ScenarioOptions
 
     @property
@@ -151,19 +152,13 @@ def _spell(e164: str, pattern: str) -> str:
     return pattern.format(a=e164[2:5], b=e164[5:8], c=e164[8:])
 
 
-def _life_seconds(talk_seconds: int) -> float:
-    return ANSWER_SECONDS + talk_seconds + max(ARTEFACT_DELAYS.values())
-
-
 def build_scenario(options: ScenarioOptions, now: float) -> Scenario:
     """The workspace and the plan (pure): counterparts are contacts and unknown numbers, half
     of them with a Canvas page in one of three spellings, plus a Canvas page holding one of
     the workspace's own numbers (an internal message to it must not link)."""
     rng = random.Random(options.seed)
     size = WorkspaceSize(phone_numbers=max(1, options.phone_numbers), counterparts_per_number=0)
-    longest = _life_seconds(LONG_CALL_SECONDS)
-    base_time = round(now - options.spread - longest - 5.0, 3)
-    ws = generate(options.seed, base_time, size)
+    ws = generate(options.seed, now, size)
     own = [str(n["number"]) for n in ws.phone_numbers]
     contacts = [str(c["defaultFields"]["phoneNumbers"][0]["value"]) for c in ws.contacts]
     strangers = [f"+1321{rng.randint(2000000, 9999999)}" for _ in range(6)]
@@ -202,7 +197,7 @@ def build_scenario(options: ScenarioOptions, now: float) -> Scenario:
         media = ("image/png",) if direction == "incoming" and rng.random() < 0.15 else ()
         text = rng.choice(MESSAGES)
         messages.append(PlannedMessage(offset, line, other, direction, text, media, how))
-    return Scenario(ws, calls, messages, canvas, base_time, options)
+    return Scenario(ws, calls, messages, canvas, options)
 
 
 def seed_canvas(
@@ -252,14 +247,13 @@ async def play_scenario(
         if not emitter.targets:
             raise RuntimeError("no webhook is registered with the OpenPhone simulator")
     played = Played()
-    base = scenario.base_time
 
     async def call(plan: PlannedCall) -> None:
         await clock.sleep(plan.offset)
         made = ws.add_call(
             plan.phone_number_id,
             plan.participant,
-            at=base + plan.offset,
+            at=clock.now(),
             direction=plan.direction,
             outcome=plan.outcome,
             talk_seconds=plan.talk_seconds,
@@ -273,7 +267,7 @@ async def play_scenario(
             plan.phone_number_id,
             [plan.participant],
             plan.text,
-            at=base + plan.offset,
+            at=clock.now(),
             direction=plan.direction,
             media=list(plan.media),
         )

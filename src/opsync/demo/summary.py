@@ -17,6 +17,9 @@ from opsync.demo.verify import Verification
 from opsync.store import Store
 
 MAX_PROBLEMS_SHOWN = 20
+#: the economy targets: Notion requests per call life (Canvas cached), per message
+CALL_TARGET = 3
+MESSAGE_TARGET = 2
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,13 @@ class RunFacts:
     notion_requests: Mapping[str, int]
     openphone_requests: Mapping[str, int]
     canvas: Mapping[str, float] = field(default_factory=dict)
+    #: Notion requests that touched each call's / message's own page, one number per resource
+    notion_per_call: Sequence[int] = ()
+    notion_per_message: Sequence[int] = ()
     compression: float = 1.0
     rate_limits: RateLimits | None = None
+    #: the service's call settle window: default and as compressed for the demo
+    settle_seconds: tuple[float, float] | None = None
     elapsed_seconds: float = 0.0
 
 
@@ -87,6 +95,13 @@ def _requests(counts: Mapping[str, int], calls: int, messages: int) -> dict[str,
     }
 
 
+def _spread(counts: Sequence[int], kind: str, target: int) -> dict[str, int]:
+    return {
+        f"max_per_{kind}": max(counts, default=0),
+        f"{kind}s_over_{target}": sum(1 for n in counts if n > target),
+    }
+
+
 def build_summary(facts: RunFacts, store: StoreFigures, check: Verification) -> dict[str, Any]:
     """The summary as one JSON-ready dict; ``ok`` is True only when every resource has exactly
     one correct page and nothing was dead-lettered."""
@@ -111,7 +126,11 @@ def build_summary(facts: RunFacts, store: StoreFigures, check: Verification) -> 
         "canvas_cache_hit_rate": round(float(facts.canvas.get("cache_hit_rate", 0.0)), 3),
         "canvas_lookups": int(facts.canvas.get("lookups", 0)),
         "sync_history": dict(store.sync_statuses),
-        "notion_requests": _requests(facts.notion_requests, facts.calls, facts.messages),
+        "notion_requests": {
+            **_requests(facts.notion_requests, facts.calls, facts.messages),
+            **_spread(facts.notion_per_call, "call", CALL_TARGET),
+            **_spread(facts.notion_per_message, "message", MESSAGE_TARGET),
+        },
         "openphone_requests": _requests(facts.openphone_requests, facts.calls, facts.messages),
         "latency_ms": {
             "p50": percentile(store.latencies_ms, 0.50),
@@ -119,6 +138,11 @@ def build_summary(facts: RunFacts, store: StoreFigures, check: Verification) -> 
         },
         "compression": facts.compression,
         "rate_limits": facts.rate_limits.to_json() if facts.rate_limits else None,
+        "call_settle_seconds": (
+            {"real": facts.settle_seconds[0], "demo": round(facts.settle_seconds[1], 3)}
+            if facts.settle_seconds
+            else None
+        ),
         "elapsed_seconds": round(facts.elapsed_seconds, 1),
     }
     return summary
@@ -157,6 +181,15 @@ def _costs(requests: Mapping[str, Any], *, canvas: bool) -> str:
     return " · ".join(parts)
 
 
+def _worst(requests: Mapping[str, Any]) -> str:
+    return (
+        f"at most {requests['max_per_call']} per call "
+        f"({requests[f'calls_over_{CALL_TARGET}']} over {CALL_TARGET}) · "
+        f"at most {requests['max_per_message']} per message "
+        f"({requests[f'messages_over_{MESSAGE_TARGET}']} over {MESSAGE_TARGET})"
+    )
+
+
 def render_summary(summary: Mapping[str, Any], console: Console) -> None:
     """The summary as a two-column table, then any problems found."""
     pages, resources = summary["notion_pages"], summary["resources"]
@@ -182,6 +215,7 @@ def render_summary(summary: Mapping[str, Any], console: Console) -> None:
             f"{summary['canvas_cache_hit_rate']:.0%} of {summary['canvas_lookups']} lookups",
         ),
         ("Notion requests", _costs(summary["notion_requests"], canvas=True)),
+        ("Notion requests per page", _worst(summary["notion_requests"])),
         ("OpenPhone requests", _costs(summary["openphone_requests"], canvas=False)),
         ("Processing latency", f"p50 {_ms(latency['p50'])} · p95 {_ms(latency['p95'])}"),
         ("Clock compression", f"{summary['compression']:g}x"),
@@ -196,6 +230,10 @@ def render_summary(summary: Mapping[str, Any], console: Console) -> None:
                     f"{limit['real']:g}/s → {limit['demo']:g}/s ({limit['factor']:g}x)",
                 )
             )
+    settle = summary.get("call_settle_seconds")
+    if settle:
+        window = f"{settle['real']:g} s → {settle['demo']:g} s (compressed with the clock)"
+        rows.append(("Call settle window", window))
     rows.append(("Elapsed", f"{summary['elapsed_seconds']} s"))
     table = Table(title="opsync demo", show_header=False)
     table.add_column("what", style="bold")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from opsync._uvicorn import QuietServer
+from opsync._uvicorn import bind_socket, bound_port, hosted
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -20,25 +19,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @asynccontextmanager
-async def serve(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve ``app`` on ``host:port`` (0 picks a free port) and yield its base URL.
-
-    The server runs as a task of the current event loop and stops when the block exits.
-    """
-    port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    server = QuietServer(config)
-    task = asyncio.create_task(server.serve())
+async def serve(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, sock: socket.socket | None = None
+) -> AsyncIterator[str]:
+    """Serve ``app`` on ``host:port`` (0 picks a free port), or on an already bound ``sock``,
+    and yield its base URL. The server is a task of this event loop until the block exits."""
+    sock = sock or bind_socket(host, port)
     try:
-        while not server.started:
-            if task.done():
-                task.result()  # re-raise a start-up failure
-                raise RuntimeError(f"server on {host}:{port} exited before it started")
-            await asyncio.sleep(0.01)
-        yield f"http://{host}:{port}"
+        async with hosted(app, sock):
+            yield f"http://{host}:{bound_port(sock)}"
     finally:
-        server.should_exit = True
-        await task
+        sock.close()
 
 
 def run_forever(app: Any, host: str, port: int) -> None:

@@ -182,11 +182,11 @@ async def reconcile_call(
         await ctx.store.snapshot_put("call", call_id, snap.to_json(), phone_number_id=pn)
     if settle_seconds > 0 and not settled(snap):
         now = ctx.clock.now()
-        if snap.write_deadline is None:
-            # Fixed once: looking again later must not push the write further away.
-            snap.write_deadline = settle_deadline(call, settle_seconds, now)
+        deadline = snap.write_deadline or settle_deadline(call, settle_seconds, now)
+        if is_over(call) and snap.write_deadline is None:
+            # Fixed once the call has ended: looking again must not push the write away.
+            snap.write_deadline = deadline
             await ctx.store.snapshot_put("call", call_id, snap.to_json(), phone_number_id=pn)
-        deadline = snap.write_deadline
         if now < deadline:
             return Outcome(
                 "call", call_id, "deferred", None, pn, direction=call.direction,
