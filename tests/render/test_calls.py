@@ -229,8 +229,9 @@ def test_long_transcript_fits_every_limit_and_the_body_keeps_all_of_it() -> None
     start = next(i for i, b in enumerate(rendered.blocks) if b["type"] == "heading_2"
                  and plain_text(b["heading_2"]["rich_text"]) == TRANSCRIPT_HEADING) + 1  # fmt: skip
     body = [b for b in rendered.blocks[start:] if b["type"] == "paragraph"]
-    body_text = plain_text([item for b in body for item in b["paragraph"]["rich_text"]])
-    expected = "".join(f"{line.label}: {line.content}" for line in transcript_lines(state))
+    # A block ends where a turn ends (no turn here is long enough to span two blocks).
+    body_text = "\n".join(plain_text(b["paragraph"]["rich_text"]) for b in body)
+    expected = "\n".join(f"{line.label}: {line.content}" for line in transcript_lines(state))
     assert body_text[: len(expected)] == expected
     assert sum(len(line.content) for line in transcript_lines(state)) > 50_000
 

@@ -179,3 +179,17 @@ def test_clean_text_is_sendable_and_never_longer(text: str) -> None:
     cleaned = clean(text)
     cleaned.encode()
     assert utf16_len(cleaned) <= utf16_len(text)
+
+
+def test_packed_blocks_put_many_items_in_few_blocks_and_split_only_oversized_ones() -> None:
+    from opsync.render.text import packed_blocks, plain_text, segment
+
+    items = [[segment(f"L{i}: ", bold=True), segment(f"turn {i}")] for i in range(100)]
+    blocks = packed_blocks("paragraph", items, per_block=30)
+    assert all(len(b["paragraph"]["rich_text"]) <= 30 for b in blocks)
+    assert len(blocks) == 10  # 10 items (2 segments, a newline between) fit in one block
+    lines = "\n".join(plain_text(b["paragraph"]["rich_text"]) for b in blocks).split("\n")
+    assert lines == [f"L{i}: turn {i}" for i in range(100)]
+    huge = [[segment(str(i)) for i in range(75)]]
+    split = packed_blocks("paragraph", huge, per_block=30)
+    assert [len(b["paragraph"]["rich_text"]) for b in split] == [30, 30, 15]

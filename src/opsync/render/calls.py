@@ -21,7 +21,9 @@ from opsync.render.text import (
     TRUNCATED_SEE_BODY,
     cut_to_units,
     heading,
+    packed_blocks,
     segment,
+    split_text,
     text_blocks,
 )
 
@@ -181,9 +183,11 @@ def call_body_blocks(state: CallState) -> list[JSON]:
     lines = transcript_lines(state)
     if lines:
         out.append(heading(TRANSCRIPT_HEADING))
-        for turn in lines:
-            lead = [segment(f"{turn.label}: ", bold=True)]
-            out.extend(text_blocks("paragraph", turn.content, lead=lead))
+        turns = [
+            [segment(f"{turn.label}: ", bold=True), *map(segment, split_text(turn.content))]
+            for turn in lines
+        ]
+        out.extend(packed_blocks("paragraph", turns))
     voicemail = _voicemail_text(state)
     if voicemail:
         out.append(heading(VOICEMAIL_HEADING))

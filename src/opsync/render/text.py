@@ -140,6 +140,8 @@ def plain_text(items: list[JSON]) -> str:
 BlockKind = Literal["paragraph", "heading_2", "heading_3", "bulleted_list_item", "quote"]
 
 BLOCK_SEGMENTS = 20
+#: segments per packed block (transcripts): below the 100 limit, with room to spare
+PACKED_SEGMENTS = 90
 """Most rich-text segments in one rendered block; longer text continues in the next block."""
 
 MAX_REQUEST_BYTES = 400_000
@@ -170,6 +172,30 @@ def text_blocks(
         raise ValueError(f"per_block must be in {len(lead) + 1}..{MAX_ARRAY}, got {per_block}")
     pending = list(lead) + [segment(piece) for piece in split_text(text)]
     return [block(kind, pending[i : i + per_block]) for i in range(0, len(pending), per_block)]
+
+
+def packed_blocks(
+    kind: BlockKind, items: Sequence[Sequence[JSON]], *, per_block: int = PACKED_SEGMENTS
+) -> list[JSON]:
+    """``items`` (each a run of rich-text segments, such as one transcript turn) packed into
+    as few ``kind`` blocks as Notion's array limit allows, one line each; an item too long for
+    one block continues in the next. Fewer blocks mean fewer append requests."""
+    if not 2 <= per_block <= MAX_ARRAY:
+        raise ValueError(f"per_block must be in 2..{MAX_ARRAY}, got {per_block}")
+    out: list[JSON] = []
+    current: list[JSON] = []
+    for item in items:
+        run = ([segment("\n")] if current else []) + list(item)
+        if current and len(current) + len(run) > per_block:
+            out.append(block(kind, current))
+            current, run = [], list(item)
+        while len(run) > per_block:
+            out.append(block(kind, run[:per_block]))
+            run = run[per_block:]
+        current.extend(run)
+    if current:
+        out.append(block(kind, current))
+    return out
 
 
 def payload_size(value: object) -> int:
