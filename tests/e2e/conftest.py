@@ -17,6 +17,7 @@ from opsync._uvicorn import bind_socket, bound_port
 from opsync.clock import SystemClock
 from opsync.config import load_settings
 from opsync.openphone import OpenPhoneClient
+from opsync.openphone.subscriptions import subscribe_all
 from opsync.pacing import RateLimit, TokenBucket
 from opsync.sandbox._server import serve
 from opsync.sandbox.notion import NotionSimulator, NotionState, SeededDatabases, seed_databases
@@ -34,12 +35,6 @@ from opsync.service import Pacers, Service, open_service, run_service
 API_KEY = "e2e-openphone-key"
 NOTION_TOKEN = "ntn_e2eToken"
 FAST = RateLimit(rate=1_000.0, burst=1_000)
-CALL_FAMILIES = {
-    "calls": ["call.ringing", "call.completed", "call.recording.completed"],
-    "messages": ["message.received", "message.delivered"],
-    "call-summaries": ["call.summary.completed"],
-    "call-transcripts": ["call.transcript.completed"],
-}
 
 
 @dataclass
@@ -143,10 +138,7 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
         httpx.AsyncClient() as http,
     ):
         registrar = OpenPhoneClient(http, API_KEY, base_url=f"{op_url}/v1")
-        keys = []
-        for family, events in CALL_FAMILIES.items():
-            webhook = await registrar.create_webhook(family, webhook_url, events)  # type: ignore[arg-type]
-            keys.append(webhook.key.get_secret_value())
+        keys = await subscribe_all(registrar, webhook_url)
         settings = load_settings(
             {
                 "OPENPHONE_API_KEY": API_KEY,

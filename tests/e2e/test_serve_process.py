@@ -17,12 +17,13 @@ import pytest
 
 from opsync.clock import SystemClock
 from opsync.openphone import OpenPhoneClient
+from opsync.openphone.subscriptions import subscribe_all
 from opsync.sandbox._server import free_port, serve
 from opsync.sandbox.notion import FaultConfig, NotionSimulator, NotionState, seed_databases
 from opsync.sandbox.openphone import OpenPhoneSimulator, SimulatorConfig, generate_workspace
 from opsync.sandbox.openphone.workspace import STAGE_EVENTS
 from opsync.store import Store
-from tests.e2e.conftest import API_KEY, CALL_FAMILIES, NOTION_TOKEN
+from tests.e2e.conftest import API_KEY, NOTION_TOKEN
 
 
 @dataclass
@@ -51,14 +52,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         httpx.AsyncClient() as http,
     ):
         registrar = OpenPhoneClient(http, API_KEY, base_url=f"{op_url}/v1")
-        keys = []
-        for family, events in CALL_FAMILIES.items():
-            webhook = await registrar.create_webhook(
-                family,  # type: ignore[arg-type]
-                f"http://127.0.0.1:{port}/webhooks/openphone",
-                events,
-            )
-            keys.append(webhook.key.get_secret_value())
+        keys = await subscribe_all(registrar, f"http://127.0.0.1:{port}/webhooks/openphone")
         env = {
             "PATH": os.environ.get("PATH", ""),
             "OPENPHONE_API_KEY": API_KEY,

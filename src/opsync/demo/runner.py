@@ -41,7 +41,7 @@ from opsync.demo.summary import RateLimits, RunFacts, build_summary, store_figur
 from opsync.demo.verify import NotionIds, verify
 from opsync.errors import OpsyncError
 from opsync.openphone import OpenPhoneClient
-from opsync.openphone.client import WebhookFamily
+from opsync.openphone.subscriptions import subscribe_all
 from opsync.pacing import NOTION_LIMIT, RateLimit, TokenBucket
 from opsync.sandbox._server import serve
 from opsync.sandbox.notion import NotionSimulator, SeededDatabases, seed_databases
@@ -56,12 +56,6 @@ NOTION_KEY = "secret_demo_notion_token"
 OPENPHONE_REAL_RATE = 10.0
 OPENPHONE_DEMO = RateLimit(rate=50.0, burst=1)
 NOTION_DEMO = RateLimit(rate=30.0, burst=10)
-WEBHOOK_FAMILIES: Mapping[WebhookFamily, tuple[str, ...]] = {
-    "calls": ("call.ringing", "call.completed", "call.recording.completed"),
-    "messages": ("message.received", "message.delivered"),
-    "call-summaries": ("call.summary.completed",),
-    "call-transcripts": ("call.transcript.completed",),
-}
 #: the service's default settle window, in real seconds; the demo compresses it with the clock
 CALL_SETTLE_SECONDS = float(Settings.model_fields["call_settle_seconds"].default)
 WEBHOOK_PATH = str(Settings.model_fields["webhook_path"].default)
@@ -107,11 +101,7 @@ def fresh_data_dir(data_dir: Path) -> None:
 async def register_webhooks(http: httpx.AsyncClient, openphone_api: str, url: str) -> list[str]:
     """One webhook per family pointing at ``url``; returns their signing keys."""
     client = OpenPhoneClient(http, OPENPHONE_KEY, base_url=openphone_api)
-    keys: list[str] = []
-    for family, events in WEBHOOK_FAMILIES.items():
-        hook = await client.create_webhook(family, url, events, label="opsync demo")
-        keys.append(hook.key.get_secret_value())
-    return keys
+    return await subscribe_all(client, url, label="opsync demo")
 
 
 def demo_settings(
