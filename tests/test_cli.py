@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,16 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No .env file and none of our variables: each test says what it sets."""
+def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No .env file and none of our variables: each test says what it sets. Log handlers a
+    command installed (on the runner's captured stdout) are removed afterwards."""
     monkeypatch.chdir(tmp_path)
     for name in ("OPENPHONE_API_KEY", "NOTION_API_KEY", "OPSYNC_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_opsync", False)]:
+        root.removeHandler(handler)
 
 
 def test_version() -> None:
@@ -100,3 +107,33 @@ def test_phone_state_shows_the_stored_state(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["--db", db, "phone", "state", "PNnope"])
     assert missing.exit_code == 1
     assert "unknown phone number PNnope" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [
+        (None, "WEBHOOK_SECRET is not set: "),
+        ("whsec_not*base64", "WEBHOOK_SECRET is invalid: a standard webhook key is not valid"),
+    ],
+)
+def test_serve_refuses_to_start_without_valid_signing_keys(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None, expected: str
+) -> None:
+    for name, value in {
+        "OPENPHONE_API_KEY": "k",
+        "NOTION_API_KEY": "ntn_x",
+        "NOTION_CALLS_DATABASE_ID": "a" * 32,
+        "NOTION_MESSAGES_DATABASE_ID": "b" * 32,
+        "OPENPHONE_API_BASE": "http://127.0.0.1:9/v1",
+        "OPSYNC_NOTION_BASE_URL": "http://127.0.0.1:9",
+    }.items():
+        monkeypatch.setenv(name, value)
+    if secret is None:
+        monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("WEBHOOK_SECRET", secret)
+    result = runner.invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(expected)
+    assert "not*base64" not in line

@@ -27,10 +27,10 @@ class OpsyncError(Exception):
 class ConfigError(OpsyncError):
     """A required setting is missing or invalid."""
 
-    def __init__(self, variable: str, purpose: str) -> None:
+    def __init__(self, variable: str, purpose: str, *, problem: str = "is not set") -> None:
         self.variable = variable
         self.purpose = purpose
-        super().__init__(f"{variable} is not set: {purpose}")
+        super().__init__(f"{variable} {problem}: {purpose}")
 
 
 class SignatureInvalid(OpsyncError):

@@ -27,6 +27,7 @@ from opsync.canvas import CanvasLookup
 from opsync.clock import Clock, SystemClock
 from opsync.config import Settings
 from opsync.dispatcher import Dispatcher
+from opsync.errors import ConfigError
 from opsync.inbox import inbox_policy
 from opsync.notion import NotionAdapter
 from opsync.notion.ids import normalize_id
@@ -36,6 +37,7 @@ from opsync.pacing import NOTION_LIMIT, OPENPHONE_LIMIT, Pacer, TokenBucket
 from opsync.store import Store
 from opsync.sync import ActorRegistry, Directory, SyncContext, make_handler
 from opsync.web import build_app
+from opsync.web.app import UNSIGNED_REFUSAL
 
 log = logging.getLogger(__name__)
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -84,7 +86,12 @@ async def open_service(
     openphone_key = settings.secret("openphone_api_key")
     calls_db = normalize_id(settings.require("notion_calls_database_id"))
     messages_db = normalize_id(settings.require("notion_messages_database_id"))
-    verifier = WebhookVerifier(settings.webhook_keys(), clock=clock)
+    try:
+        verifier = WebhookVerifier(settings.webhook_keys(), clock=clock)
+    except ValueError as exc:
+        raise ConfigError("WEBHOOK_SECRET", str(exc), problem="is invalid") from None
+    if not verifier.has_keys and not insecure_accept_unsigned:
+        raise ConfigError("WEBHOOK_SECRET", UNSIGNED_REFUSAL)  # before any network call
     async with AsyncExitStack() as stack:
         store = await Store.open(settings.database_url, clock=clock)
         stack.push_async_callback(store.close)
