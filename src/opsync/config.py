@@ -139,6 +139,20 @@ class Settings(BaseSettings):
         validation_alias="OPSYNC_CANVAS_NEGATIVE_TTL",
         description="seconds a Canvas lookup miss is remembered before Notion is asked again",
     )
+    initial_window: float = Field(
+        86_400.0,
+        gt=0,
+        validation_alias="OPSYNC_INITIAL_WINDOW",
+        description="seconds of history the first incremental sync of a phone number covers "
+        "(backfill --since or --all asks for more)",
+    )
+    pending_window: float = Field(
+        7 * 86_400.0,
+        ge=0,
+        validation_alias="OPSYNC_PENDING_WINDOW",
+        description="seconds back the incremental sync looks for calls whose recording, "
+        "transcript or summary was still pending, to fetch what is still missing",
+    )
     s3_endpoint_url: str | None = Field(
         None,
         validation_alias="OPSYNC_S3_ENDPOINT_URL",

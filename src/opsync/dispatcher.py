@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import structlog
+
 from opsync.clock import Clock, SystemClock, epoch_ms
 from opsync.inbox import DeadLetter, Retry, decide
 from opsync.retry import RetryPolicy
@@ -142,6 +144,10 @@ class Dispatcher:
     # --- one event ------------------------------------------------------------------------
 
     async def _process(self, event: InboxEvent) -> None:
+        # A task of its own (``_fill``): what is bound here names every line of this event.
+        structlog.contextvars.bind_contextvars(
+            event_id=event.event_id, partition=event.partition_key
+        )
         extra = _extra(event)
         log.info("claimed", extra={"action": "event_claimed", **extra})
         if event.attempts > self._policy.max_attempts:

@@ -3,6 +3,9 @@
 Modules log through the standard library (``logging.getLogger(__name__)``) with a stable
 ``action`` in ``extra`` — ``log.info("claimed", extra={"action": "event_claimed", ...})`` —
 and :func:`configure` renders every record, ours and the libraries', through structlog as JSON.
+Fields bound with ``structlog.contextvars.bind_contextvars`` (the dispatcher binds the event id
+and partition of the event it runs, the actor the resource id) are added to every line logged
+in that context.
 Two safety nets keep secrets out: values under secret-looking keys are masked, and the values
 of the configured secrets are replaced wherever they appear in a line.
 """
@@ -75,6 +78,9 @@ def configure(
         foreign_pre_chain=pre_chain,
         processors=[
             _extra_from_record,
+            # Context bound with structlog.contextvars (event_id, partition, resource_id);
+            # after the record's own fields, so that an explicit ``extra`` wins.
+            structlog.contextvars.merge_contextvars,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             SecretScrubber(secrets),

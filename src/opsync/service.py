@@ -21,6 +21,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from opsync import cron
 from opsync._uvicorn import bind_socket, bound_port, hosted
 from opsync.blobs import BlobStore, blob_store_from_settings, media_routes
 from opsync.canvas import CanvasLookup
@@ -31,11 +32,14 @@ from opsync.errors import ConfigError
 from opsync.inbox import inbox_policy
 from opsync.notion import NotionAdapter
 from opsync.notion.ids import normalize_id
+from opsync.observability.metrics import Metrics, metrics_route
 from opsync.openphone import OpenPhoneClient
 from opsync.openphone.signatures import WebhookVerifier
 from opsync.pacing import NOTION_LIMIT, OPENPHONE_LIMIT, Pacer, TokenBucket
+from opsync.scheduler import Scheduler
 from opsync.store import Store
 from opsync.sync import ActorRegistry, Directory, SyncContext, make_handler
+from opsync.sync.incremental import SyncOptions
 from opsync.web import build_app
 from opsync.web.app import UNSIGNED_REFUSAL
 
@@ -56,6 +60,8 @@ class Service:
     registry: ActorRegistry
     dispatcher: Dispatcher
     app: Starlette
+    scheduler: Scheduler | None = None
+    metrics: Metrics | None = None
 
 
 @dataclass(frozen=True)
@@ -92,19 +98,29 @@ async def open_service(
         raise ConfigError("WEBHOOK_SECRET", str(exc), problem="is invalid") from None
     if not verifier.has_keys and not insecure_accept_unsigned:
         raise ConfigError("WEBHOOK_SECRET", UNSIGNED_REFUSAL)  # before any network call
+    try:
+        cron.parse(settings.sync_cron)
+    except ValueError as exc:
+        raise ConfigError("OPSYNC_SYNC_CRON", str(exc), problem="is invalid") from None
     async with AsyncExitStack() as stack:
         store = await Store.open(settings.database_url, clock=clock)
         stack.push_async_callback(store.close)
+        metrics = Metrics(store=store, clock=clock)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
         openphone = OpenPhoneClient(
             http,
             openphone_key,
             base_url=settings.openphone_api_base,
-            pacer=pacers.openphone,
+            pacer=metrics.metered(pacers.openphone, "openphone"),
             clock=clock,
+            on_request=metrics.request_hook("openphone"),
         )
         notion = NotionAdapter.from_token(
-            notion_token, pacer=pacers.notion, base_url=settings.notion_base_url, clock=clock
+            notion_token,
+            pacer=metrics.metered(pacers.notion, "notion"),
+            base_url=settings.notion_base_url,
+            clock=clock,
+            on_request=metrics.request_hook("notion"),
         )
         stack.push_async_callback(notion.aclose)
         signing_key = (
@@ -123,6 +139,7 @@ async def open_service(
             if settings.notion_canvas_database_id
             else None
         )
+        metrics.canvas_stats = canvas.stats if canvas is not None else None
         context = SyncContext(
             store=store,
             openphone=openphone,
@@ -135,29 +152,47 @@ async def open_service(
             clock=clock,
             call_settle_seconds=settings.call_settle_seconds,
         )
-        registry = ActorRegistry(context, clock=clock)
+        registry = ActorRegistry(
+            context, clock=clock, sync_options=SyncOptions.from_settings(settings)
+        )
         dispatcher = Dispatcher(
             store,
-            make_handler(registry),
+            metrics.instrument(make_handler(registry)),
             policy=inbox_policy(settings.max_attempts),
             concurrency=settings.concurrency,
             clock=clock,
             rng=random.Random(),
             poll_interval=poll_interval,
         )
-        extra: list[BaseRoute] = []
+        admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
+        extra: list[BaseRoute] = [metrics_route(metrics, admin_token=admin_token)]
         if blobs.signer is not None:
             extra.extend(media_routes(blobs, blobs.signer))
         app = build_app(
             store=store,
             verifier=verifier,
             webhook_path=settings.webhook_path,
-            admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
+            admin_token=admin_token,
             insecure_accept_unsigned=insecure_accept_unsigned,
             extra_routes=extra,
             phone_state=registry.state_of,
+            on_webhook=metrics.webhook_received,
         )
-        yield Service(settings, store, openphone, notion, blobs, canvas, registry, dispatcher, app)
+        scheduler = Scheduler(store, openphone, cron=settings.sync_cron, clock=clock)
+        metrics.last_runs = scheduler.last_runs
+        yield Service(
+            settings,
+            store,
+            openphone,
+            notion,
+            blobs,
+            canvas,
+            registry,
+            dispatcher,
+            app,
+            scheduler,
+            metrics,
+        )
 
 
 async def run_service(
@@ -168,10 +203,13 @@ async def run_service(
     stop: asyncio.Event | None = None,
     started: asyncio.Event | None = None,
     sock: socket.socket | None = None,
+    scheduler: Scheduler | None = None,
 ) -> None:
     """Serve HTTP and work the inbox until ``stop`` is set (or SIGTERM/SIGINT arrives).
 
     ``sock``, when given, is an already bound socket to serve on (``host``/``port`` unused).
+    ``scheduler``, when given (``opsync serve`` passes ``service.scheduler``), fires the sync
+    cron alongside; its sleep ends at once on stop.
     On stop: the server stops accepting, in-flight events finish within the dispatcher's grace
     period, the rest are released for the next start. Nothing acknowledged is lost.
     """
@@ -182,6 +220,9 @@ async def run_service(
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     worker = asyncio.create_task(service.dispatcher.run_forever(stop))
+    background = [worker]
+    if scheduler is not None:
+        background.append(asyncio.create_task(scheduler.run_forever(stop)))
     try:
         async with hosted(service.app, sock, lifespan="off"):
             log.info(
@@ -193,7 +234,7 @@ async def run_service(
             await stop.wait()
     finally:
         stop.set()
-        await asyncio.gather(worker, return_exceptions=True)
+        await asyncio.gather(*background, return_exceptions=True)
         sock.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError):

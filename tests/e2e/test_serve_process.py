@@ -88,11 +88,17 @@ async def start(rig: Rig, cwd: Path) -> asyncio.subprocess.Process:
 
 
 async def counts(db_url: str) -> dict[str, int]:
+    """Inbox rows by state: the delivered webhooks only (the scheduler also queues a sync
+    job per number when the service first starts)."""
     store = await Store.open(db_url)
     try:
-        return dict(await store.inbox_counts())
+        _, rows = await store.execute_query(
+            "SELECT state, COUNT(*) FROM inbox WHERE source = 'webhook' GROUP BY state"
+        )
     finally:
         await store.close()
+    found = {str(state): int(n) for state, n in rows}
+    return {state: found.get(state, 0) for state in ("pending", "in_flight", "done", "dead")}
 
 
 async def test_sigterm_finishes_or_releases_in_flight_work_and_loses_nothing(
@@ -148,4 +154,5 @@ async def test_sigterm_finishes_or_releases_in_flight_work_and_loses_nothing(
     body = {"filter": {"property": "Call ID", "title": {"is_not_empty": True}}}
     pages = rig.notion_sim.state.query(rig.calls_ds, body)["results"]
     titles = ["".join(t["plain_text"] for t in p["properties"]["Call ID"]["title"]) for p in pages]
-    assert sorted(titles) == sorted(calls)  # one page per call, none twice
+    assert len(titles) == len(set(titles))  # no call has two pages
+    assert calls <= set(titles)  # (the first start's scheduled sync adds the workspace's own)

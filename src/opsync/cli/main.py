@@ -6,12 +6,14 @@ import typer
 
 from opsync import __version__
 from opsync.cli._common import CliState
+from opsync.cli.backfill import backfill
 from opsync.cli.canvas import app as canvas_app
 from opsync.cli.db import app as db_app
 from opsync.cli.demo import demo
 from opsync.cli.phone import app as phone_app
 from opsync.cli.sandbox import app as sandbox_app
 from opsync.cli.serve import serve
+from opsync.cli.stats import stats
 
 app = typer.Typer(
     name="opsync",
@@ -25,6 +27,8 @@ app.add_typer(phone_app, name="phone")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)
 app.command("demo")(demo)
+app.command("stats")(stats)
+app.command("backfill")(backfill)
 
 
 def _version(value: bool) -> None:

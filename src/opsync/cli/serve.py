@@ -28,7 +28,7 @@ def serve(
 
 async def _serve(settings: Settings, host: str, port: int, insecure: bool) -> None:
     async with open_service(settings, insecure_accept_unsigned=insecure) as service:
-        await run_service(service, host=host, port=port)
+        await run_service(service, host=host, port=port, scheduler=service.scheduler)
 
 
 def configure_logging(settings: Settings) -> None:

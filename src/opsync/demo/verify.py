@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from opsync.sandbox.openphone import Workspace
@@ -246,3 +247,120 @@ def _record(result: Verification, label: str, rid: str, reasons: list[str]) -> N
     if reasons:
         result.mismatched_pages += 1
         result.problems.append(Mismatch(label, rid, "; ".join(reasons)))
+
+
+# --- every property (the fidelity check of a backfill) -----------------------------------------
+
+#: how far a date property may be from OpenPhone's timestamp (both have milliseconds)
+DATE_TOLERANCE = 0.0015
+
+
+def _date_problem(name: str, found: Any, expected: float | None) -> str | None:
+    start = found.get("start") if isinstance(found, dict) else None
+    if expected is None:
+        return None if start is None else f"{name} is {start!r}, expected none"
+    if start is None:
+        return f"{name} is empty, expected {expected}"
+    moment = datetime.fromisoformat(str(start)).timestamp()
+    return None if abs(moment - expected) <= DATE_TOLERANCE else f"{name} is {start!r}"
+
+
+def _dates(props: Mapping[str, Any], expected: Mapping[str, float | None]) -> list[str]:
+    found = (_date_problem(name, props.get(name), value) for name, value in expected.items())
+    return [problem for problem in found if problem]
+
+
+def call_detail_problems(
+    props: Mapping[str, Any], call: Call, *, own_number: str, user_name: str, body: str
+) -> list[str]:
+    """What :func:`call_problems` does not check: dates, participants, the line, the user,
+    route and forwarding, recording duration, transcript status, and the page body (the
+    whole transcript and summary)."""
+    durations = [rec.duration for rec in call.recordings if rec.duration is not None]
+    transcript, summary = call.transcript, call.summary
+    problems = _compare(
+        props,
+        {
+            "Participants": call.participant,
+            "Phone Number Used": own_number,
+            "OpenPhone User": user_name,
+            "Call Route": call.call_route or "",
+            "Forwarded From": call.forwarded_from or "",
+            "Forwarded To": call.forwarded_to or "",
+            "Recording Duration": sum(durations) if durations else None,
+            "Transcript Status": transcript.status if transcript else "absent",
+        },
+    )
+    problems += _dates(
+        props,
+        {
+            "Created At": call.created_at,
+            "Answered At": call.answered_at,
+            "Completed At": call.completed_at,
+        },
+    )
+    turns = [entry["content"] for entry in (transcript.dialogue or [])] if transcript else []
+    in_body = transcript_problem(body, turns)
+    if in_body:
+        problems.append(f"body: {in_body}")
+    lines = [
+        *((summary.summary or []) if summary else []),
+        *((summary.next_steps or []) if summary else []),
+    ]
+    problems += [f"body misses {_short(line)}" for line in lines if line not in body]
+    return problems
+
+
+def message_detail_problems(
+    props: Mapping[str, Any], message: Message, *, own_number: str
+) -> list[str]:
+    """What :func:`message_problems` does not check: dates, user, line, and the webhook-only
+    fields, empty for a message known from the REST API only."""
+    problems = _compare(
+        props,
+        {
+            "User ID": message.user_id or "",
+            "OpenPhone Number": own_number,
+            "Has Media": False,
+            "Media URLs": "",
+            "Conversation ID": "",
+        },
+    )
+    return problems + _dates(
+        props, {"Created At": message.created_at, "Updated At": message.updated_at}
+    )
+
+
+def verify_details(
+    workspace: Workspace,
+    notion_pages: Iterable[JSON],
+    ids: NotionIds,
+    bodies: Mapping[str, str],
+    user_names: Mapping[str, str],
+) -> list[Mismatch]:
+    """Every page's properties beyond :func:`verify`'s, against the workspace (pages of
+    resources the workspace does not hold are reported too). ``bodies``: page id → the text
+    of its body blocks; ``user_names``: user id → display name."""
+    own = {str(n["id"]): str(n["number"]) for n in workspace.phone_numbers}
+    problems: list[Mismatch] = []
+    for (kind, rid), pages in _index(notion_pages, ids).items():
+        for page in pages:
+            props = {name: plain(value) for name, value in page["properties"].items()}
+            if kind == "calls" and rid in workspace.calls:
+                call = workspace.calls[rid]
+                reasons = call_detail_problems(
+                    props,
+                    call,
+                    own_number=own[call.phone_number_id],
+                    user_name=user_names.get(call.user_id, call.user_id),
+                    body=bodies.get(str(page["id"]), ""),
+                )
+            elif kind == "messages" and rid in workspace.messages:
+                message = workspace.messages[rid]
+                own_number = own[message.phone_number_id]
+                reasons = message_detail_problems(props, message, own_number=own_number)
+            else:
+                reasons = ["no such resource in OpenPhone"]
+            if reasons:
+                problems.append(Mismatch(kind[:-1], rid, "; ".join(reasons)))
+    return problems

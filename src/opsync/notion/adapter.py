@@ -12,6 +12,8 @@ Retry policy, per request:
   :class:`~opsync.notion.port.OutcomeUnknown` at once — the sync layer looks the page up in
   its ledger and in Notion before creating again;
 * a 429/529 pauses the shared bucket for its Retry-After (or the backoff delay).
+
+An optional ``on_request`` hook hears of every attempt (:mod:`opsync.observability.hooks`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from opsync.notion.port import (
     OutcomeUnknown,
     QueryLimitReached,
 )
+from opsync.observability.hooks import RequestHook, observed
 from opsync.pacing import Pacer
 from opsync.retry import RetryPolicy
 
@@ -68,6 +71,7 @@ class NotionAdapter:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         owns_client: bool = False,
+        on_request: RequestHook | None = None,
     ) -> None:
         if client.options.retry is not False:
             raise ValueError("build the AsyncClient with retry=False: the adapter retries")
@@ -77,6 +81,7 @@ class NotionAdapter:
         self._clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._owns_client = owns_client
+        self._on_request = on_request
         self._secrets = tuple(s for s in (client.options.auth,) if isinstance(s, str) and s)
         self._data_sources: dict[tuple[str, str | None], str] = {}
         self._max_upload: tuple[int | None] | None = None
@@ -93,6 +98,7 @@ class NotionAdapter:
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        on_request: RequestHook | None = None,
     ) -> NotionAdapter:
         """Build the SDK client too. An injected ``http`` client stays the caller's to close."""
         client = AsyncClient(
@@ -105,7 +111,15 @@ class NotionAdapter:
             log_level=logging.ERROR,
             logger=logging.getLogger("opsync.notion.sdk"),
         )
-        return cls(client, pacer=pacer, retry=retry, clock=clock, rng=rng, owns_client=http is None)
+        return cls(
+            client,
+            pacer=pacer,
+            retry=retry,
+            clock=clock,
+            rng=rng,
+            owns_client=http is None,
+            on_request=on_request,
+        )
 
     async def aclose(self) -> None:
         # Never ``async with AsyncClient``: it would swap in a fresh httpx client.
@@ -120,7 +134,8 @@ class NotionAdapter:
         while True:
             await self._pacer.acquire()
             try:
-                response = await rq.sdk_call(self._client, method, *ids, **kwargs)
+                with observed(self._on_request, method):
+                    response = await rq.sdk_call(self._client, method, *ids, **kwargs)
             except Exception as exc:
                 error = translate(exc, method, idempotent=idempotent, secrets=self._secrets)
                 if error is None:

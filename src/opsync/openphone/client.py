@@ -6,6 +6,7 @@ pauses the pacer (by ``Retry-After`` when sent, else by the backoff delay) so th
 sharing it backs off. Requests that are not idempotent (POST) are retried only when they
 certainly did not reach OpenPhone (429, connection failures). After the last attempt the
 transient error is raised. Failures are mapped in :mod:`opsync.openphone._errors`.
+An optional ``on_request`` hook hears of every attempt (:mod:`opsync.observability.hooks`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 
 from opsync.clock import Clock, SystemClock
 from opsync.errors import InvalidPayload, NotFound, RateLimited, TransientError
+from opsync.observability.hooks import RequestHook, observed
 from opsync.openphone._errors import (
     ConnectionFailed,
     openphone_errors,
@@ -98,6 +100,7 @@ class OpenPhoneClient:
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        on_request: RequestHook | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -108,6 +111,7 @@ class OpenPhoneClient:
         self._pacer = pacer or TokenBucket(OPENPHONE_LIMIT, self._clock)
         self._retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
+        self._on_request = on_request
 
     def __repr__(self) -> str:
         return f"OpenPhoneClient(base_url={self._base_url!r})"
@@ -125,7 +129,10 @@ class OpenPhoneClient:
             if paced:
                 await self._pacer.acquire()
             try:
-                with openphone_errors(request, secret=self._api_key):
+                with (
+                    openphone_errors(request, secret=self._api_key),
+                    observed(self._on_request, request),
+                ):
                     return await attempt()
             except TransientError as exc:
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None

@@ -28,6 +28,8 @@ from opsync.store._engine import (
 from opsync.store._inbox import InboxOps
 from opsync.store._phone_state import PhoneStateOps
 from opsync.store._resources import ResourceOps
+from opsync.store._schedule import ScheduleOps
+from opsync.store._sync_queries import SyncQueryOps
 from opsync.store.migrations import AppliedMigration
 from opsync.store.rows import InboxSource, InboxState, QueryResult
 from opsync.store.schema import inbox, kv
@@ -35,7 +37,7 @@ from opsync.store.schema import inbox, kv
 _TERMINAL_STATES = frozenset({"done", "dead", "ignored"})
 
 
-class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps):
+class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, SyncQueryOps):
     """The SQL store. Build with :meth:`open`; close with :meth:`close` (or ``async with``)."""
 
     @classmethod

@@ -13,16 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Literal
+
+import structlog
 
 from opsync.canvas import CanvasMatch
 from opsync.clock import Clock, epoch_ms
-from opsync.openphone import parse_envelope
+from opsync.openphone import WebhookEnvelope, parse_envelope
 from opsync.openphone.events import normalise_event_type
 from opsync.store import PhoneNumber, Store
-from opsync.store.rows import InboxEvent, ResourceType
+from opsync.store.rows import InboxEvent, InboxSource, ResourceType
+from opsync.sync._sync_progress import SyncSummary
 from opsync.sync.calls import call_id_of, reconcile_call
 from opsync.sync.context import SyncContext
+from opsync.sync.incremental import IncrementalSync, SyncOptions
+from opsync.sync.jobs import SYNC_EVENT_TYPE, SyncJob
 from opsync.sync.messages import message_id_of, reconcile_message
 from opsync.sync.pages import Outcome
 
@@ -38,7 +44,7 @@ CALL_EVENTS = frozenset(
     }
 )
 MESSAGE_EVENTS = frozenset({"message.received", "message.delivered"})
-HANDLED_EVENTS = CALL_EVENTS | MESSAGE_EVENTS
+HANDLED_EVENTS = CALL_EVENTS | MESSAGE_EVENTS | {SYNC_EVENT_TYPE}
 MAX_ERROR_TEXT = 500
 
 
@@ -57,9 +63,12 @@ class HandleResult:
 class PhoneNumberSync:
     """The actor of one phone number; see the module docstring. One event at a time."""
 
-    def __init__(self, phone_number_id: str, ctx: SyncContext) -> None:
+    def __init__(
+        self, phone_number_id: str, ctx: SyncContext, sync_options: SyncOptions | None = None
+    ) -> None:
         self.phone_number_id = phone_number_id
         self._ctx = ctx
+        self.sync_options = sync_options or SyncOptions()
         self.canvas_memory: dict[str, CanvasMatch] = {}
         self._row: PhoneNumber | None = None
         self._cursors: dict[str, Any] = {}
@@ -117,11 +126,32 @@ class PhoneNumberSync:
                 self.last_used = self._ctx.clock.monotonic()
 
     async def _handle(self, event: InboxEvent, event_type: str) -> HandleResult:
-        ctx = self._ctx
+        if event_type == SYNC_EVENT_TYPE:
+            if event.source == "webhook":  # only opsync's own sources queue sync jobs
+                return HandleResult("ignored", event_type, reason="a webhook cannot start a sync")
+            summary = await self.sync(SyncJob.from_json(event.payload), job_id=event.event_id)
+            return HandleResult("success", event_type, reason=summary.line())
         envelope = parse_envelope(event.payload)
         backfill = event.source != "webhook"
         resource_type: ResourceType = "call" if event_type in CALL_EVENTS else "message"
         resource_id = call_id_of(envelope) if resource_type == "call" else message_id_of(envelope)
+        # The event's own task (the dispatcher's): every later line of the event names these.
+        structlog.contextvars.bind_contextvars(
+            phone_number_id=self.phone_number_id,
+            resource_type=resource_type,
+            resource_id=resource_id,
+        )
+        return await self._reconcile(resource_type, resource_id, envelope, event_type, backfill)
+
+    async def _reconcile(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        envelope: WebhookEnvelope | None,
+        event_type: str,
+        backfill: bool,
+    ) -> HandleResult:
+        ctx = self._ctx
         started = ctx.clock.monotonic()
         try:
             if resource_type == "call":
@@ -175,6 +205,63 @@ class PhoneNumberSync:
         except Exception:
             log.exception("sync failure not recorded", extra={"action": "sync_record_failed"})
 
+    # --- incremental sync (the seed's sync_calls / sync_messages) ---------------------------
+
+    async def sync(self, job: SyncJob, *, job_id: str | None = None) -> SyncSummary:
+        """Run a sync job (see :mod:`opsync.sync.incremental`); the caller holds the actor's
+        lock (``handle`` does). Every item goes through the webhook path above, so it gets its
+        sync_history row. Raises what listing conversations raises; cancellable, with the
+        cursor saved."""
+        if job.phone_number_id != self.phone_number_id:
+            raise ValueError(f"job for {job.phone_number_id} given to {self.phone_number_id}")
+
+        async def reconcile(
+            resource_type: ResourceType, resource_id: str, envelope: WebhookEnvelope | None
+        ) -> Outcome:
+            event_type = envelope.type if envelope is not None else "call.pending"
+            with structlog.contextvars.bound_contextvars(
+                phone_number_id=self.phone_number_id,
+                resource_type=resource_type,
+                resource_id=resource_id,
+            ):
+                result = await self._reconcile(
+                    resource_type, resource_id, envelope, event_type, True
+                )
+            assert result.outcome is not None  # a backfill reconcile is never deferred
+            return result.outcome
+
+        # Another process (a backfill beside the server) may have moved the cursor since this
+        # actor loaded it; no other sync of this number runs now (the inbox's partition rule).
+        self._cursors = await self._ctx.store.phone_cursors_get(self.phone_number_id)
+        run = IncrementalSync(
+            self._ctx,
+            job,
+            reconcile=reconcile,
+            cursors=self._cursors,
+            save_cursor=self.set_cursor,
+            options=self.sync_options,
+            event_id=job_id,
+        )
+        return await run.run()
+
+    async def sync_calls(
+        self, *, since: datetime | None = None, all_: bool = False, source: InboxSource = "cli"
+    ) -> SyncSummary:
+        """Sync the number's calls created since the cursor (or ``since``, or ``all_``)."""
+        job = SyncJob(self.phone_number_id, True, False, since, all_, source)
+        await self.activate()
+        async with self._lock:
+            return await self.sync(job)
+
+    async def sync_messages(
+        self, *, since: datetime | None = None, all_: bool = False, source: InboxSource = "cli"
+    ) -> SyncSummary:
+        """Sync the number's messages created since the cursor (or ``since``, or ``all_``)."""
+        job = SyncJob(self.phone_number_id, False, True, since, all_, source)
+        await self.activate()
+        async with self._lock:
+            return await self.sync(job)
+
     def _elapsed_ms(self, started: float) -> int:
         return max(0, round((self._ctx.clock.monotonic() - started) * 1000))
 
@@ -206,9 +293,15 @@ class ActorRegistry:
     """The live actors, by phone number id: created on first use, evicted when idle."""
 
     def __init__(
-        self, ctx: SyncContext, *, idle_seconds: float = 900.0, clock: Clock | None = None
+        self,
+        ctx: SyncContext,
+        *,
+        idle_seconds: float = 900.0,
+        clock: Clock | None = None,
+        sync_options: SyncOptions | None = None,
     ) -> None:
         self.ctx = ctx
+        self.sync_options = sync_options or SyncOptions()
         self.idle_seconds = idle_seconds
         self._clock: Clock = clock or ctx.clock
         self._actors: dict[str, PhoneNumberSync] = {}
@@ -224,7 +317,8 @@ class ActorRegistry:
         self.evict_idle()
         actor = self._actors.get(phone_number_id)
         if actor is None:
-            actor = self._actors[phone_number_id] = PhoneNumberSync(phone_number_id, self.ctx)
+            actor = PhoneNumberSync(phone_number_id, self.ctx, self.sync_options)
+            self._actors[phone_number_id] = actor
         actor.last_used = self._clock.monotonic()
         await actor.activate()
         return actor

@@ -31,7 +31,7 @@ from opsync.openphone.signatures import WebhookVerifier
 from opsync.store import Store
 from opsync.web.admin import AdminAuth
 from opsync.web.health import HealthEndpoint, PhoneStateEndpoint, PhoneStateProvider
-from opsync.web.ingest import WebhookIngest
+from opsync.web.ingest import WebhookIngest, WebhookObserver
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def build_app(
     extra_routes: Sequence[BaseRoute] = (),
     on_accepted: Callable[[], None] | None = None,
     phone_state: PhoneStateProvider | None = None,
+    on_webhook: WebhookObserver | None = None,
 ) -> Starlette:
     """The opsync web app around an open ``store``.
 
@@ -59,7 +60,8 @@ def build_app(
     unless ``insecure_accept_unsigned`` is set, in which case unsigned deliveries are accepted
     and a warning is logged. When keys are configured they are always checked, whatever the
     flag. ``on_accepted`` is called (synchronously, after the commit) each time a new handled
-    event is stored, to wake the dispatcher. ``phone_state`` serves ``/phone/{id}/state``.
+    event is stored, to wake the dispatcher. ``on_webhook`` hears of every answered delivery
+    (its event type and outcome; for metrics). ``phone_state`` serves ``/phone/{id}/state``.
     ``admin_token`` ``None`` or empty disables the admin routes (403).
     """
     if verifier is None or not verifier.has_keys:
@@ -75,7 +77,7 @@ def build_app(
     routes: list[BaseRoute] = [
         Route(
             path,
-            WebhookIngest(store, verifier, on_accepted=on_accepted).handle,
+            WebhookIngest(store, verifier, on_accepted=on_accepted, on_received=on_webhook).handle,
             methods=["POST"],
             name="webhook",
         ),

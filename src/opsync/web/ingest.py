@@ -47,6 +47,10 @@ MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_S = 10
 """Retry-After of a 503: a hint; OpenPhone retries on its own schedule anyway."""
 
+WebhookObserver = Callable[[str | None, str], None]
+"""``on_received(event_type, outcome)``: called once per answered delivery, with the event
+type as sent (``None`` if refused before it was read) and the outcome the log line names."""
+
 
 class Rejected(Exception):
     """A delivery refused with ``status`` and a JSON error body (internal control flow)."""
@@ -127,10 +131,12 @@ class WebhookIngest:
         verifier: WebhookVerifier | None,
         *,
         on_accepted: Callable[[], None] | None = None,
+        on_received: WebhookObserver | None = None,
     ) -> None:
         self._store = store
         self._verifier = verifier
         self._on_accepted = on_accepted
+        self._on_received = on_received
 
     async def handle(self, request: Request) -> Response:
         trace: dict[str, str | None] = {"event_type": None, "event_id": None, "delivery_id": None}
@@ -147,6 +153,8 @@ class WebhookIngest:
                 "status": response.status_code,
             },
         )
+        if self._on_received is not None:
+            self._on_received(trace["event_type"], outcome)
         return response
 
     async def _ingest(self, request: Request, trace: dict[str, str | None]) -> tuple[Response, str]:
