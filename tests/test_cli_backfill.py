@@ -9,10 +9,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from opsync.cli.backfill import eta_text
 from opsync.cli.main import app
 from opsync.sandbox.notion import NotionSimulator, NotionState, SeededDatabases, seed_databases
 from opsync.sandbox.openphone import (
@@ -159,3 +161,19 @@ def test_the_job_left_by_an_interrupted_backfill_is_taken_over(sims: Sims) -> No
     assert row["status"] == "done"
     assert row["synced"] > 0
     assert asyncio.run(inbox()) == [("backfill:old", "done")]
+
+
+@pytest.mark.parametrize(
+    ("progress", "elapsed", "shown"),
+    [
+        ({"conversations_total": None, "conversations": 0}, 5.0, "-"),
+        ({"conversations_total": 10, "conversations": 0}, 5.0, "-"),
+        ({"conversations_total": 10, "conversations": 5}, 30.0, "0:30"),
+        ({"conversations_total": 10, "conversations": 1}, 20.0, "3:00"),
+        ({"conversations_total": 4, "conversations": 4, "status": "done"}, 9.0, "done"),
+    ],
+)
+def test_eta_from_the_share_of_conversations_walked(
+    progress: dict[str, Any], elapsed: float, shown: str
+) -> None:
+    assert eta_text(progress, elapsed) == shown

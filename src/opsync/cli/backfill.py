@@ -229,10 +229,17 @@ class _Display:
             TextColumn("{task.fields[counts]}"),
             TextColumn("Notion wait {task.fields[notion]:.1f}s"),
             TimeElapsedColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
             console=Console(stderr=True),
             disable=not enabled,
         )
-        fields: dict[str, Any] = {"phase": "queued", "rate": 0.0, "counts": "", "notion": 0.0}
+        fields: dict[str, Any] = {
+            "phase": "queued",
+            "rate": 0.0,
+            "counts": "",
+            "notion": 0.0,
+            "eta": "-",
+        }
         self._tasks: dict[str, TaskID] = {
             pn: self.progress.add_task(pn, total=None, **fields) for pn in numbers
         }
@@ -255,7 +262,21 @@ class _Display:
                 rate=found["seen"] / elapsed,
                 counts=counts,
                 notion=self._notion.waited,
+                eta=eta_text(found, elapsed),
             )
+
+
+def eta_text(progress: dict[str, Any], elapsed: float) -> str:
+    """Time left, from the share of the run's conversations already walked ("-" until the
+    conversations are listed and one is done; OpenPhone gives no reliable item totals)."""
+    total, done = progress.get("conversations_total"), int(progress.get("conversations") or 0)
+    if progress.get("status") == "done":
+        return "done"
+    if not total or done <= 0:
+        return "-"
+    left = max(0.0, elapsed * (int(total) - done) / done)
+    minutes, seconds = divmod(round(left), 60)
+    return f"{minutes}:{seconds:02d}"
 
 
 async def _backfill(settings: Settings, request: BackfillRequest, show: bool) -> list[NumberResult]:

@@ -34,6 +34,8 @@ class SyncSummary:
     status: Status = "running"
     phase: str = "starting"
     conversations: int = 0
+    #: how many changed conversations this run walks (known once they are listed)
+    conversations_total: int | None = None
     seen: int = 0
     created: int = 0
     updated: int = 0

@@ -213,7 +213,12 @@ class IncrementalSync:
         conversations = self._ctx.openphone.list_conversations(
             [self.pn], updated_after=after, page_size=options.page_size
         )
-        async for conversation in conversations:
+        # The changed conversations are listed first (small objects, one per counterpart) so
+        # that progress knows how many there are: the backfill display's ETA counts on it.
+        # Their calls and messages are still streamed one page at a time.
+        listed = [conversation async for conversation in conversations]
+        self.summary.conversations_total = len(listed)
+        for conversation in listed:
             self.summary.conversations += 1
             for kind in self.kinds:
                 if await self._conversation(kind, conversation, windows[kind]):
