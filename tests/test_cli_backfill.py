@@ -26,10 +26,9 @@ from opsync.sandbox.openphone import (
 )
 from opsync.store import Store
 from opsync.sync.jobs import SYNC_EVENT_TYPE, SyncJob
+from tests.support.sandbox_env import API_KEY, sandbox_environ
 from tests.support.threaded import serve_in_thread
 
-API_KEY = "cli-backfill-key"
-NOTION_TOKEN = "ntn_cliBackfillToken"
 SIZE = WorkspaceSize(
     phone_numbers=2,
     users=2,
@@ -71,17 +70,13 @@ def sims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sims]:
     notion = NotionSimulator(NotionState(seed=4), rate_limit=None)
     seeded = seed_databases(notion.state)
     with serve_in_thread(openphone.app) as op_url, serve_in_thread(notion.app) as notion_url:
-        env = {
-            "OPENPHONE_API_KEY": API_KEY,
-            "OPENPHONE_API_BASE": f"{op_url}/v1",
-            "NOTION_API_KEY": NOTION_TOKEN,
-            "OPSYNC_NOTION_BASE_URL": notion_url,
-            "NOTION_CALLS_DATABASE_ID": seeded.calls_database_id,
-            "NOTION_MESSAGES_DATABASE_ID": seeded.messages_database_id,
-            "OPSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'backfill.db'}",
-            "OPSYNC_BLOB_URL": str(tmp_path / "media"),
-            "OPSYNC_PUBLIC_BASE_URL": "http://opsync.test",
-        }
+        env = sandbox_environ(
+            openphone_url=op_url,
+            notion_url=notion_url,
+            seeded=seeded,
+            data_dir=tmp_path,
+            canvas=False,
+        )
         yield Sims(workspace, openphone, notion, seeded, env)
 
 

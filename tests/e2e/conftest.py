@@ -31,9 +31,8 @@ from opsync.sandbox.openphone import (
 from opsync.sandbox.openphone.webhooks import Event
 from opsync.sandbox.openphone.workspace import STAGE_EVENTS
 from opsync.service import Pacers, Service, open_service, run_service
+from tests.support.sandbox_env import API_KEY, sandbox_environ
 
-API_KEY = "e2e-openphone-key"
-NOTION_TOKEN = "ntn_e2eToken"
 FAST = RateLimit(rate=1_000.0, burst=1_000)
 
 
@@ -140,21 +139,16 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
         registrar = OpenPhoneClient(http, API_KEY, base_url=f"{op_url}/v1")
         keys = await subscribe_all(registrar, webhook_url)
         settings = load_settings(
-            {
-                "OPENPHONE_API_KEY": API_KEY,
-                "OPENPHONE_API_BASE": f"{op_url}/v1",
-                "NOTION_API_KEY": NOTION_TOKEN,
-                "OPSYNC_NOTION_BASE_URL": notion_url,
-                "NOTION_CALLS_DATABASE_ID": seeded.calls_database_id,
-                "NOTION_MESSAGES_DATABASE_ID": seeded.messages_database_id,
-                "NOTION_CANVAS_DATABASE_ID": seeded.canvas_database_id,
-                "WEBHOOK_SECRET": ",".join(keys),
-                "OPSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'opsync.db'}",
-                "OPSYNC_BLOB_URL": str(tmp_path / "media"),
-                "OPSYNC_PUBLIC_BASE_URL": service_url,
-                "OPSYNC_ADMIN_TOKEN": "e2e-admin-token",
-                "OPSYNC_CALL_SETTLE_SECONDS": "2",
-            }
+            sandbox_environ(
+                openphone_url=op_url,
+                notion_url=notion_url,
+                seeded=seeded,
+                data_dir=tmp_path,
+                public_base_url=service_url,
+                webhook_keys=keys,
+                OPSYNC_ADMIN_TOKEN="e2e-admin-token",
+                OPSYNC_CALL_SETTLE_SECONDS="2",
+            )
         )
         pacers = Pacers(TokenBucket(FAST), TokenBucket(FAST))
         async with open_service(settings, pacers=pacers, poll_interval=0.02) as service:

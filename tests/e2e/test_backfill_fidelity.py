@@ -24,9 +24,8 @@ from opsync.sandbox.openphone import (
 )
 from opsync.service import Pacers, open_service
 from opsync.sync.incremental import SyncOptions
+from tests.support.sandbox_env import API_KEY, sandbox_environ
 
-API_KEY = "fidelity-openphone-key"
-NOTION_TOKEN = "ntn_fidelityToken"
 FAST = RateLimit(rate=2_000.0, burst=2_000)
 SIZE = WorkspaceSize(
     phone_numbers=2,
@@ -90,18 +89,9 @@ async def test_a_backfill_mirrors_every_field_of_every_call_and_message(tmp_path
 
     async with serve(openphone_sim.app) as op_url, serve(notion_sim.app) as notion_url:
         settings = load_settings(
-            {
-                "OPENPHONE_API_KEY": API_KEY,
-                "OPENPHONE_API_BASE": f"{op_url}/v1",
-                "NOTION_API_KEY": NOTION_TOKEN,
-                "OPSYNC_NOTION_BASE_URL": notion_url,
-                "NOTION_CALLS_DATABASE_ID": seeded.calls_database_id,
-                "NOTION_MESSAGES_DATABASE_ID": seeded.messages_database_id,
-                "NOTION_CANVAS_DATABASE_ID": seeded.canvas_database_id,
-                "OPSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'opsync.db'}",
-                "OPSYNC_BLOB_URL": str(tmp_path / "media"),
-                "OPSYNC_PUBLIC_BASE_URL": "http://opsync.test",
-            }
+            sandbox_environ(
+                openphone_url=op_url, notion_url=notion_url, seeded=seeded, data_dir=tmp_path
+            )
         )
         pacers = Pacers(TokenBucket(FAST), TokenBucket(FAST))
         async with open_service(

@@ -23,7 +23,7 @@ from opsync.sandbox.notion import FaultConfig, NotionSimulator, NotionState, see
 from opsync.sandbox.openphone import OpenPhoneSimulator, SimulatorConfig, generate_workspace
 from opsync.sandbox.openphone.workspace import STAGE_EVENTS
 from opsync.store import Store
-from tests.e2e.conftest import API_KEY, NOTION_TOKEN
+from tests.support.sandbox_env import API_KEY, sandbox_environ
 
 
 @dataclass
@@ -55,18 +55,15 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         keys = await subscribe_all(registrar, f"http://127.0.0.1:{port}/webhooks/openphone")
         env = {
             "PATH": os.environ.get("PATH", ""),
-            "OPENPHONE_API_KEY": API_KEY,
-            "OPENPHONE_API_BASE": f"{op_url}/v1",
-            "NOTION_API_KEY": NOTION_TOKEN,
-            "OPSYNC_NOTION_BASE_URL": notion_url,
-            "NOTION_CALLS_DATABASE_ID": seeded.calls_database_id,
-            "NOTION_MESSAGES_DATABASE_ID": seeded.messages_database_id,
-            "NOTION_CANVAS_DATABASE_ID": seeded.canvas_database_id,
-            "WEBHOOK_SECRET": ",".join(keys),
-            "OPSYNC_DATABASE_URL": db_url,
-            "OPSYNC_BLOB_URL": str(tmp_path / "media"),
-            "OPSYNC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "OPSYNC_CALL_SETTLE_SECONDS": "0",
+            **sandbox_environ(
+                openphone_url=op_url,
+                notion_url=notion_url,
+                seeded=seeded,
+                data_dir=tmp_path,
+                public_base_url=f"http://127.0.0.1:{port}",
+                webhook_keys=keys,
+                OPSYNC_CALL_SETTLE_SECONDS="0",
+            ),
         }
         yield Rig(env, port, db_url, op_sim, notion_sim, op_url, seeded.calls_data_source_id)
 

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from opsync.openphone.signatures import sign_legacy
-from tests.e2e.conftest import API_KEY, NOTION_TOKEN, Pipeline
+from tests.e2e.conftest import Pipeline
 from tests.observability.conftest import CapturedLogs
+from tests.support.sandbox_env import API_KEY, NOTION_TOKEN
 
 ADMIN_TOKEN = "e2e-admin-token"  # what tests/e2e/conftest.py configures
 CUSTOMER = "+13214436893"
