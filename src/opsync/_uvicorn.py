@@ -27,7 +27,9 @@ class QuietServer(uvicorn.Server):
 def bind_socket(host: str, port: int = 0) -> socket.socket:
     """A listening-ready TCP socket bound to ``host:port`` (0: a free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only for sockets
+    # that say they are TCP; without it every kept-alive response waits for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
