@@ -87,6 +87,7 @@ def test_public_surface() -> None:
             "InboxError",
             "InboxEvent",
             "LedgerEntry",
+            "NewEvent",
             "PhoneNumber",
             "QueryError",
             "QueryResult",

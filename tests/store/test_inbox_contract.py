@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from opsync.clock import FakeClock
-from opsync.store import InboxError, InboxEvent, Store
+from opsync.store import InboxError, InboxEvent, NewEvent, Store
 
 from .conftest import Backend
 
@@ -366,3 +366,19 @@ async def test_counts_and_listing(inbox: Store) -> None:
     assert [e.event_id for e in await inbox.inbox_list()] == ["a1", "b1", "c1", "u1"]
     assert [e.event_id for e in await inbox.inbox_list("pending", limit=1)] == ["b1"]
     assert await claim_ids(inbox) == ["b1", "c1"]  # ignored events are never claimed
+
+
+async def test_enqueue_many_is_one_group_commit_with_per_item_answers(inbox: Store) -> None:
+    assert await inbox.inbox_enqueue("x0", "call.completed", "A", {"id": "x0"})
+    items = [
+        NewEvent("x1", "call.completed", "A", '{"id": "x1"}'),
+        NewEvent("x0", "call.completed", "A", '{"id": "x0"}'),  # known before
+        NewEvent("x2", "contact.updated", None, "{}", state="ignored"),
+        NewEvent("x1", "call.completed", "A", '{"id": "x1"}'),  # repeated in the batch
+    ]
+    assert await inbox.inbox_enqueue_many(items) == [True, False, True, False]
+    assert await inbox.inbox_enqueue_many([]) == []
+    listed = {e.event_id: e for e in await inbox.inbox_list(limit=10)}
+    assert set(listed) == {"x0", "x1", "x2"}
+    assert listed["x2"].state == "ignored"
+    assert listed["x1"].payload == '{"id": "x1"}'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -98,3 +99,15 @@ class InboxError:
     error_class: str
     message: str
     at: int
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to add to the inbox (see :meth:`Store.inbox_enqueue_many`)."""
+
+    event_id: str
+    event_type: str
+    partition_key: str | None
+    payload: str | Mapping[str, Any]
+    source: InboxSource = "webhook"
+    state: InboxState = "pending"

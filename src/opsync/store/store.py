@@ -7,7 +7,7 @@ operation it affects. Each operation is one transaction. Connection and locking 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -31,7 +31,7 @@ from opsync.store._resources import ResourceOps
 from opsync.store._schedule import ScheduleOps
 from opsync.store._sync_queries import SyncQueryOps
 from opsync.store.migrations import AppliedMigration
-from opsync.store.rows import InboxSource, InboxState, QueryResult
+from opsync.store.rows import InboxSource, InboxState, NewEvent, QueryResult
 from opsync.store.schema import inbox, kv
 
 _TERMINAL_STATES = frozenset({"done", "dead", "ignored"})
@@ -162,24 +162,42 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
     ) -> bool:
         """Durably add an event, due now; returns ``False`` if ``event_id`` is already known
         (nothing is changed then). A ``str`` payload is kept as is (the raw body)."""
+        item = NewEvent(event_id, event_type, partition_key, payload, source, state)
+        return (await self.inbox_enqueue_many([item]))[0]
+
+    async def inbox_enqueue_many(self, items: Sequence[NewEvent]) -> list[bool]:
+        """Durably add several events in ONE transaction (group commit); for each item, in
+        order, whether it was new. An id known before, or repeated earlier in ``items``, is
+        not new (nothing is changed for it)."""
+        if not items:
+            return []
         now = self._now()
+        rows = [
+            {
+                "event_id": item.event_id,
+                "event_type": item.event_type,
+                "source": item.source,
+                "partition_key": item.partition_key,
+                "payload": item.payload if isinstance(item.payload, str) else to_json(item.payload),
+                "state": item.state,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "received_at": now,
+                "updated_at": now,
+                "completed_at": now if item.state in _TERMINAL_STATES else None,
+            }
+            for item in items
+        ]
         stmt = (
             self._insert(inbox)
-            .values(
-                event_id=event_id,
-                event_type=event_type,
-                source=source,
-                partition_key=partition_key,
-                payload=payload if isinstance(payload, str) else to_json(payload),
-                state=state,
-                attempts=0,
-                next_attempt_at=now,
-                received_at=now,
-                updated_at=now,
-                completed_at=now if state in _TERMINAL_STATES else None,
-            )
+            .values(rows)
             .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
-            .returning(inbox.c.id)
+            .returning(inbox.c.event_id)
         )
         async with self._transaction() as conn:
-            return (await conn.execute(stmt)).first() is not None
+            inserted = {row[0] for row in await conn.execute(stmt)}
+        result: list[bool] = []
+        for item in items:
+            result.append(item.event_id in inserted)
+            inserted.discard(item.event_id)  # a repeat later in the batch is a duplicate
+        return result

@@ -36,7 +36,8 @@ from starlette.responses import JSONResponse, Response
 
 from opsync.errors import InvalidPayload, SignatureInvalid, StoreUnavailable
 from opsync.openphone.signatures import WebhookVerifier
-from opsync.store import Store
+from opsync.store import NewEvent, Store
+from opsync.web.batching import InboxBatcher
 from opsync.web.routing import EventRoute, route_event, with_snapshot_partition
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class WebhookIngest:
         on_received: WebhookObserver | None = None,
     ) -> None:
         self._store = store
+        self._batcher = InboxBatcher(store)
         self._verifier = verifier
         self._on_accepted = on_accepted
         self._on_received = on_received
@@ -175,13 +177,15 @@ class WebhookIngest:
         try:
             route = await self._resolve_partition(route)
             # The body is UTF-8 (decode_document checked it): store it exactly as received.
-            new = await self._store.inbox_enqueue(
-                route.event_id,
-                route.event_type,
-                route.partition_key,
-                body.decode("utf-8"),
-                source="webhook",
-                state=route.state,
+            new = await self._batcher.enqueue(
+                NewEvent(
+                    route.event_id,
+                    route.event_type,
+                    route.partition_key,
+                    body.decode("utf-8"),
+                    source="webhook",
+                    state=route.state,
+                )
             )
         except StoreUnavailable:
             headers = {"Retry-After": str(RETRY_AFTER_S)}
