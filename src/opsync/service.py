@@ -59,7 +59,8 @@ class Service:
     canvas: CanvasLookup | None
     registry: ActorRegistry
     dispatcher: Dispatcher
-    app: Starlette
+    #: None when built with ``webhooks=False`` (a command that serves no HTTP)
+    app: Starlette | None
     scheduler: Scheduler | None = None
     metrics: Metrics | None = None
 
@@ -81,11 +82,15 @@ async def open_service(
     settings: Settings,
     *,
     insecure_accept_unsigned: bool = False,
+    webhooks: bool = True,
     clock: Clock | None = None,
     pacers: Pacers | None = None,
     poll_interval: float = 0.5,
 ) -> AsyncIterator[Service]:
-    """Build every part from ``settings``; raises ConfigError naming a missing setting."""
+    """Build every part from ``settings``; raises ConfigError naming a missing setting.
+
+    ``webhooks=False`` builds no web app and needs no signing key (``opsync backfill``).
+    """
     clock = clock or SystemClock()
     pacers = pacers or Pacers.default(clock)
     notion_token = settings.secret("notion_api_key")
@@ -96,7 +101,7 @@ async def open_service(
         verifier = WebhookVerifier(settings.webhook_keys(), clock=clock)
     except ValueError as exc:
         raise ConfigError("WEBHOOK_SECRET", str(exc), problem="is invalid") from None
-    if not verifier.has_keys and not insecure_accept_unsigned:
+    if webhooks and not verifier.has_keys and not insecure_accept_unsigned:
         raise ConfigError("WEBHOOK_SECRET", UNSIGNED_REFUSAL)  # before any network call
     try:
         cron.parse(settings.sync_cron)
@@ -168,15 +173,19 @@ async def open_service(
         extra: list[BaseRoute] = [metrics_route(metrics, admin_token=admin_token)]
         if blobs.signer is not None:
             extra.extend(media_routes(blobs, blobs.signer))
-        app = build_app(
-            store=store,
-            verifier=verifier,
-            webhook_path=settings.webhook_path,
-            admin_token=admin_token,
-            insecure_accept_unsigned=insecure_accept_unsigned,
-            extra_routes=extra,
-            phone_state=registry.state_of,
-            on_webhook=metrics.webhook_received,
+        app = (
+            None
+            if not webhooks
+            else build_app(
+                store=store,
+                verifier=verifier,
+                webhook_path=settings.webhook_path,
+                admin_token=admin_token,
+                insecure_accept_unsigned=insecure_accept_unsigned,
+                extra_routes=extra,
+                phone_state=registry.state_of,
+                on_webhook=metrics.webhook_received,
+            )
         )
         scheduler = Scheduler(store, openphone, cron=settings.sync_cron, clock=clock)
         metrics.last_runs = scheduler.last_runs
@@ -213,6 +222,9 @@ async def run_service(
     On stop: the server stops accepting, in-flight events finish within the dispatcher's grace
     period, the rest are released for the next start. Nothing acknowledged is lost.
     """
+    app = service.app
+    if app is None:
+        raise ValueError("run_service needs a service built with webhooks=True")
     stop = stop or asyncio.Event()
     sock = sock or bind_socket(host, port)
     loop = asyncio.get_running_loop()
@@ -224,7 +236,7 @@ async def run_service(
     if scheduler is not None:
         background.append(asyncio.create_task(scheduler.run_forever(stop)))
     try:
-        async with hosted(service.app, sock, lifespan="off"):
+        async with hosted(app, sock, lifespan="off"):
             log.info(
                 "serving",
                 extra={"action": "service_started", "host": host, "port": bound_port(sock)},

@@ -282,7 +282,7 @@ def eta_text(progress: dict[str, Any], elapsed: float) -> str:
 async def _backfill(settings: Settings, request: BackfillRequest, show: bool) -> list[NumberResult]:
     notion = MeasuredPacer(TokenBucket(NOTION_LIMIT))
     pacers = Pacers(notion=notion, openphone=TokenBucket(OPENPHONE_LIMIT))
-    async with open_service(settings, insecure_accept_unsigned=True, pacers=pacers) as service:
+    async with open_service(settings, webhooks=False, pacers=pacers) as service:
         service.registry.sync_options = SyncOptions.from_settings(settings)
         numbers = await resolve_numbers(service, request.phones)
         jobs = await enqueue_jobs(service, numbers, request)
