@@ -188,14 +188,15 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
             }
             for item in items
         ]
+        # executemany form (not .values(rows)): one cached compiled statement whatever the
+        # batch size; SQLAlchemy sends it as multi-row INSERTs with RETURNING on both dialects.
         stmt = (
             self._insert(inbox)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
             .returning(inbox.c.event_id)
         )
         async with self._transaction() as conn:
-            inserted = {row[0] for row in await conn.execute(stmt)}
+            inserted = {row[0] for row in await conn.execute(stmt, rows)}
         result: list[bool] = []
         for item in items:
             result.append(item.event_id in inserted)
