@@ -42,9 +42,9 @@ from opsync.sync import ActorRegistry, Directory, SyncContext, make_handler
 from opsync.sync.incremental import SyncOptions
 from opsync.web import build_app
 from opsync.web.app import UNSIGNED_REFUSAL
+from opsync.wiring import HTTP_TIMEOUT
 
 log = logging.getLogger(__name__)
-HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 @dataclass
