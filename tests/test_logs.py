@@ -71,3 +71,30 @@ def test_level_filters(stream: io.StringIO) -> None:
     logging.getLogger().setLevel(logging.ERROR)
     logging.getLogger("opsync.test").info("quiet")
     assert lines(stream) == []
+
+
+def test_secrets_are_masked_wherever_they_hide(stream: io.StringIO) -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return "holds sk-live-abcdef123456 inside"
+
+    log = logging.getLogger("opsync.test")
+    log.info("opaque", extra={"thing": Opaque(), "nested": [{"text": "x sk-live-abcdef123456"}]})
+    assert "sk-live-abcdef123456" not in stream.getvalue()
+    [line] = lines(stream)
+    assert line["thing"] == "holds *** inside"
+    assert line["nested"] == [{"text": "x ***"}]
+
+
+def test_a_secret_that_json_escapes_is_masked_too() -> None:
+    out = io.StringIO()
+    logs.configure("INFO", secrets=['quo"te\\key-1234'], stream=out)
+    try:
+        logging.getLogger("opsync.test").info('sent quo"te\\key-1234 away')
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if getattr(handler, "_opsync", False):
+                root.removeHandler(handler)
+    [line] = [json.loads(text) for text in out.getvalue().splitlines()]
+    assert line["event"] == "sent *** away"

@@ -382,3 +382,18 @@ async def test_enqueue_many_is_one_group_commit_with_per_item_answers(inbox: Sto
     assert set(listed) == {"x0", "x1", "x2"}
     assert listed["x2"].state == "ignored"
     assert listed["x1"].payload == '{"id": "x1"}'
+
+
+async def test_enqueue_many_takes_unknown_partitions_from_call_snapshots(inbox: Store) -> None:
+    await inbox.snapshot_put("call", "ACknown", {"id": "ACknown"}, phone_number_id="PNsnap")
+    await inbox.snapshot_put("call", "ACnophone", {"id": "ACnophone"})
+    items = [
+        NewEvent("s1", "call.summary.completed", None, "{}", partition_call_id="ACknown"),
+        NewEvent("s2", "call.summary.completed", None, "{}", partition_call_id="ACunknown"),
+        NewEvent("s3", "call.summary.completed", None, "{}", partition_call_id="ACnophone"),
+        # a partition the event names itself wins over the snapshot's
+        NewEvent("s4", "call.completed", "PNown", "{}", partition_call_id="ACknown"),
+    ]
+    assert await inbox.inbox_enqueue_many(items) == [True, True, True, True]
+    listed = {e.event_id: e.partition_key for e in await inbox.inbox_list(limit=10)}
+    assert listed == {"s1": "PNsnap", "s2": None, "s3": None, "s4": "PNown"}

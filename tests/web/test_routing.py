@@ -12,7 +12,6 @@ from opsync.web.routing import (
     MAX_ID_LENGTH,
     EventRoute,
     route_event,
-    with_snapshot_partition,
 )
 
 CREATED = "2026-04-01T00:00:00.000Z"
@@ -116,13 +115,3 @@ def test_state_follows_handled() -> None:
 def test_invalid_documents_raise_invalid_payload(document: object) -> None:
     with pytest.raises(InvalidPayload):
         route_event(document)
-
-
-def test_snapshot_partition_fills_only_an_unknown_partition() -> None:
-    unknown = EventRoute("E", "call.summary.completed", True, None, lookup_call_id="ACc")
-    assert with_snapshot_partition(unknown, "PNs") == EventRoute(
-        "E", "call.summary.completed", True, "PNs"
-    )
-    assert with_snapshot_partition(unknown, None) == unknown
-    known = EventRoute("E", "call.completed", True, "PNa")
-    assert with_snapshot_partition(known, "PNother") == known

@@ -147,8 +147,21 @@ def is_unavailable(exc: BaseException) -> bool:
     if sqlstate:  # PostgreSQL
         return str(sqlstate).startswith(_PG_UNAVAILABLE)
     if isinstance(exc, OperationalError):  # SQLite
-        return bool(_SQLITE_UNAVAILABLE.search(str(exc.orig)))
+        return sqlite_unavailable(str(exc.orig))
     return False
+
+
+def sqlite_unavailable(message: str) -> bool:
+    """Whether a SQLite error message means the file is locked or cannot be used."""
+    return bool(_SQLITE_UNAVAILABLE.search(message))
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The file a ``sqlite`` URL names, or ``None`` (in-memory, URI form, or not SQLite)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return None if database.startswith("file:") else database
 
 
 @contextmanager

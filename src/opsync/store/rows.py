@@ -111,3 +111,6 @@ class NewEvent:
     payload: str | Mapping[str, Any]
     source: InboxSource = "webhook"
     state: InboxState = "pending"
+    partition_call_id: str | None = None
+    """With no ``partition_key``: take the partition from this call's snapshot, read in the
+    same transaction as the insert (still ``None`` if the call is not known yet)."""

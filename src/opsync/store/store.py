@@ -32,7 +32,7 @@ from opsync.store._schedule import ScheduleOps
 from opsync.store._sync_queries import SyncQueryOps
 from opsync.store.migrations import AppliedMigration
 from opsync.store.rows import InboxSource, InboxState, NewEvent, QueryResult
-from opsync.store.schema import inbox, kv
+from opsync.store.schema import inbox, kv, resource_snapshots
 
 _TERMINAL_STATES = frozenset({"done", "dead", "ignored"})
 
@@ -65,6 +65,8 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
 
     async def close(self) -> None:
         """Close every pooled connection. Idempotent."""
+        if self._sqlite_inbox is not None:
+            await self._sqlite_inbox.close()
         await self._engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -165,6 +167,36 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
         item = NewEvent(event_id, event_type, partition_key, payload, source, state)
         return (await self.inbox_enqueue_many([item]))[0]
 
+    async def _inbox_insert(
+        self, rows: list[dict[str, Any]], lookup_calls: list[str | None]
+    ) -> set[str]:
+        """The portable form of :meth:`SqliteInboxWriter.insert`, through SQLAlchemy."""
+        wanted = {
+            call
+            for row, call in zip(rows, lookup_calls, strict=True)
+            if call is not None and row["partition_key"] is None
+        }
+        t = resource_snapshots
+        # executemany form (not .values(rows)): one cached compiled statement whatever the
+        # batch size; SQLAlchemy sends it as multi-row INSERTs with RETURNING on both dialects.
+        stmt = (
+            self._insert(inbox)
+            .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
+            .returning(inbox.c.event_id)
+        )
+        async with self._transaction() as conn:
+            if wanted:
+                query = select(t.c.resource_id, t.c.phone_number_id).where(
+                    t.c.resource_type == "call",
+                    t.c.resource_id.in_(sorted(wanted)),
+                    t.c.phone_number_id.is_not(None),
+                )
+                partitions = {row[0]: row[1] for row in await conn.execute(query)}
+                for row, call in zip(rows, lookup_calls, strict=True):
+                    if row["partition_key"] is None and call is not None:
+                        row["partition_key"] = partitions.get(call)
+            return {row[0] for row in await conn.execute(stmt, rows)}
+
     async def inbox_enqueue_many(self, items: Sequence[NewEvent]) -> list[bool]:
         """Durably add several events in ONE transaction (group commit); for each item, in
         order, whether it was new. An id known before, or repeated earlier in ``items``, is
@@ -188,15 +220,11 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
             }
             for item in items
         ]
-        # executemany form (not .values(rows)): one cached compiled statement whatever the
-        # batch size; SQLAlchemy sends it as multi-row INSERTs with RETURNING on both dialects.
-        stmt = (
-            self._insert(inbox)
-            .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
-            .returning(inbox.c.event_id)
-        )
-        async with self._transaction() as conn:
-            inserted = {row[0] for row in await conn.execute(stmt, rows)}
+        lookups = [item.partition_call_id for item in items]
+        if self._sqlite_inbox is not None:
+            inserted = await self._sqlite_inbox.insert(rows, lookups)
+        else:
+            inserted = await self._inbox_insert(rows, lookups)
         result: list[bool] = []
         for item in items:
             result.append(item.event_id in inserted)

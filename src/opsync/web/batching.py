@@ -31,10 +31,13 @@ class InboxBatcher:
         self._waiting.append((event, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        return await asyncio.shield(future)
+        return await future
 
     async def _write(self) -> None:
         while self._waiting:
+            # One turn of the loop first: deliveries already read from their sockets reach
+            # enqueue() and join this batch instead of waiting for the next commit.
+            await asyncio.sleep(0)
             batch = self._waiting[: self._max_batch]
             del self._waiting[: self._max_batch]
             try:

@@ -38,7 +38,7 @@ from opsync.errors import InvalidPayload, SignatureInvalid, StoreUnavailable
 from opsync.openphone.signatures import WebhookVerifier
 from opsync.store import NewEvent, Store
 from opsync.web.batching import InboxBatcher
-from opsync.web.routing import EventRoute, route_event, with_snapshot_partition
+from opsync.web.routing import EventRoute, route_event
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,6 @@ class WebhookIngest:
             raise Rejected(400, "invalid_payload", str(exc)) from None
         trace.update(event_type=route.event_type, event_id=route.event_id)
         try:
-            route = await self._resolve_partition(route)
             # The body is UTF-8 (decode_document checked it): store it exactly as received.
             new = await self._batcher.enqueue(
                 NewEvent(
@@ -185,6 +184,7 @@ class WebhookIngest:
                     body.decode("utf-8"),
                     source="webhook",
                     state=route.state,
+                    partition_call_id=route.lookup_call_id,
                 )
             )
         except StoreUnavailable:
@@ -196,14 +196,6 @@ class WebhookIngest:
             return _status(202, "ignored", route), "ignored"
         self._wake()
         return _status(202, "accepted", route), "accepted"
-
-    async def _resolve_partition(self, route: EventRoute) -> EventRoute:
-        if route.lookup_call_id is None:
-            return route
-        snapshot = await self._store.snapshot_get("call", route.lookup_call_id)
-        return with_snapshot_partition(
-            route, None if snapshot is None else snapshot.phone_number_id
-        )
 
     def _wake(self) -> None:
         if self._on_accepted is None:

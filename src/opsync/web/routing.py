@@ -14,7 +14,7 @@ whose payloads are not documented), so a new event type is never answered with a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from opsync.errors import InvalidPayload
@@ -98,10 +98,3 @@ def route_event(document: object) -> EventRoute:
     return EventRoute(
         event_id, ref.event_type, handled=True, partition_key=partition, lookup_call_id=lookup
     )
-
-
-def with_snapshot_partition(route: EventRoute, phone_number_id: str | None) -> EventRoute:
-    """``route`` with the partition found in the call's snapshot (``None``: still unknown)."""
-    if route.partition_key is not None or phone_number_id is None:
-        return route
-    return replace(route, partition_key=phone_number_id, lookup_call_id=None)
