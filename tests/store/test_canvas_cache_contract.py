@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -157,3 +158,31 @@ async def test_replace_with_nothing_empties_the_table(cache: Store) -> None:
     await cache.canvas_cache_put("phone", PHONE, "page-1", "Acme")
     assert await cache.canvas_cache_replace([]) == 0
     assert await cache.canvas_cache_entries() == []
+
+
+async def test_hits_are_written_behind_and_reach_other_processes(
+    backend: Backend, cache: Store, clock: FakeClock
+) -> None:
+    await cache.canvas_cache_put("phone", PHONE, "page-1", "Acme")
+    for _ in range(3):
+        assert await cache.canvas_cache_get("phone", PHONE) is not None
+    other = await backend.open(clock=clock, migrate=False)  # another process's view
+    try:
+        # Written within HIT_FLUSH_DELAY_S without being asked (bounded wait on the condition).
+        seen = 1
+        for _ in range(200):
+            entry = await other.canvas_cache_get("phone", PHONE, touch=False)
+            assert entry is not None
+            seen = entry.hit_count
+            if seen == 4:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == 4
+        assert await cache.canvas_cache_flush_hits() == 0  # nothing left to write
+        assert await cache.canvas_cache_get("phone", PHONE) is not None
+        await cache.close()  # closing writes what is pending
+        entry = await other.canvas_cache_get("phone", PHONE, touch=False)
+        assert entry is not None
+        assert entry.hit_count == 5
+    finally:
+        await other.close()

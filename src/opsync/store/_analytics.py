@@ -9,18 +9,35 @@ is ``NOT NULL`` in the seed's schema, and a sentinel row there would count in it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import RowMapping, func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from opsync.store._base import StoreBase
+from opsync.store._sqlite_direct import execute_many, fetch_one
 from opsync.store.rows import MetricType, PhoneNumber, SyncStatus
 from opsync.store.schema import canvas_cache, kv, performance_metrics, phone_numbers, sync_history
 
+log = logging.getLogger(__name__)
+
 LookupType = Literal["phone", "email"]
 CANVAS_MISS_PREFIX = "canvas:miss:"
+HIT_FLUSH_DELAY_S = 0.5
+"""How long Canvas cache hit counts wait in memory before being written together."""
+
+_CANVAS_GET_SQL = (
+    "SELECT lookup_key, lookup_type, canvas_id, canvas_name, cached_at, hit_count, last_used_at"
+    " FROM canvas_cache WHERE lookup_key = ? AND lookup_type = ?"
+)
+_CANVAS_HITS_SQL = (
+    "UPDATE canvas_cache SET hit_count = COALESCE(hit_count, 0) + ?, last_used_at = ?"
+    " WHERE lookup_key = ? AND lookup_type = ?"
+)
+_MISS_GET_SQL = "SELECT 1 FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 
 
 @dataclass(frozen=True)
@@ -147,28 +164,83 @@ class AnalyticsOps(StoreBase):
         self, lookup_type: LookupType, key: str, *, touch: bool = True
     ) -> CanvasCacheEntry | None:
         """The cached Canvas page for ``key``. With ``touch`` (a cache hit), ``hit_count`` is
-        incremented and ``last_used_at`` set to now in the same statement."""
+        incremented and ``last_used_at`` set to now.
+
+        A hit is a read only: its count is written behind, within :data:`HIT_FLUSH_DELAY_S`,
+        many hits in one transaction (an UPDATE per hit cost a commit — milliseconds — on the
+        lookup's path). Entries returned by this store include the hits not yet written;
+        :meth:`canvas_cache_flush_hits` (and :meth:`close`) write them at once."""
         t = canvas_cache
-        where = (t.c.lookup_key == key, t.c.lookup_type == lookup_type)
-        if not touch:
+        if self._direct_reader is not None:
+            found = await self._direct_reader.run(
+                lambda c: fetch_one(c, _CANVAS_GET_SQL, (key, lookup_type))
+            )
+        else:
+            query = select(t).where(t.c.lookup_key == key, t.c.lookup_type == lookup_type)
             async with self._transaction(write=False) as conn:
-                row = (await conn.execute(select(t).where(*where))).first()
-            return None if row is None else _canvas_entry(row._mapping)
-        stmt = (
-            t.update()
-            .where(*where)
-            .values(hit_count=func.coalesce(t.c.hit_count, 0) + 1, last_used_at=self._now())
-            .returning(*t.c)
-        )
-        async with self._transaction() as conn:
-            row = (await conn.execute(stmt)).first()
-        return None if row is None else _canvas_entry(row._mapping)
+                row = (await conn.execute(query)).first()
+            found = None if row is None else dict(row._mapping)
+        if found is None:
+            return None
+        if touch:
+            count, _ = self._canvas_hits.get((lookup_type, key), (0, 0))
+            self._canvas_hits[(lookup_type, key)] = (count + 1, self._now())
+            self._schedule_hit_flush()
+        count, used = self._canvas_hits.get((lookup_type, key), (0, 0))
+        if count:
+            found["hit_count"] = (found["hit_count"] or 0) + count
+            found["last_used_at"] = max(found["last_used_at"] or 0, used)
+        return _canvas_entry(found)
+
+    async def canvas_cache_flush_hits(self) -> int:
+        """Write the Canvas cache hits not yet written; returns how many entries changed."""
+        pending, self._canvas_hits = self._canvas_hits, {}
+        if not pending:
+            return 0
+        params = [(n, used, key, kind) for (kind, key), (n, used) in pending.items()]
+        try:
+            if self._direct_writer is not None:
+                await self._direct_writer.run(
+                    lambda c: execute_many(c, _CANVAS_HITS_SQL, list(params))
+                )
+            else:
+                t = canvas_cache
+                stmt = (
+                    t.update()
+                    .where(t.c.lookup_key == bindparam("k"), t.c.lookup_type == bindparam("ty"))
+                    .values(
+                        hit_count=func.coalesce(t.c.hit_count, 0) + bindparam("n"),
+                        last_used_at=bindparam("used"),
+                    )
+                )
+                rows = [{"n": n, "used": used, "k": k, "ty": ty} for n, used, k, ty in params]
+                async with self._transaction() as conn:
+                    await conn.execute(stmt, rows)
+        except BaseException:
+            for (kind, key), (n, used) in pending.items():  # keep them for the next flush
+                count, last = self._canvas_hits.get((kind, key), (0, 0))
+                self._canvas_hits[(kind, key)] = (count + n, max(last, used))
+            raise
+        return len(params)
+
+    def _schedule_hit_flush(self) -> None:
+        if self._canvas_hit_flush is None or self._canvas_hit_flush.done():
+            self._canvas_hit_flush = asyncio.create_task(self._flush_hits_later())
+
+    async def _flush_hits_later(self) -> None:
+        await asyncio.sleep(HIT_FLUSH_DELAY_S)
+        try:
+            await self.canvas_cache_flush_hits()
+        except Exception:
+            # Counts are analytics: kept in memory for the next flush, never worth a failure.
+            log.warning("canvas hit counts not written yet", exc_info=True)
 
     async def canvas_cache_put(
         self, lookup_type: LookupType, key: str, canvas_id: str, canvas_name: str | None
     ) -> CanvasCacheEntry:
         """Insert or update the entry for ``key`` (``cached_at`` and ``last_used_at`` now;
         ``hit_count`` 1 for a new entry, kept for an existing one) and forget a cached miss."""
+        await self.canvas_cache_flush_hits()  # the rows below include every hit
         now = self._now()
         t = canvas_cache
         stmt = self._insert(t).values(
@@ -198,6 +270,7 @@ class AnalyticsOps(StoreBase):
 
     async def canvas_cache_delete(self, lookup_type: LookupType, key: str) -> bool:
         """Delete the entry for ``key``; returns whether there was one."""
+        await self.canvas_cache_flush_hits()  # the rows below include every hit
         t = canvas_cache
         stmt = t.delete().where(t.c.lookup_key == key, t.c.lookup_type == lookup_type)
         async with self._transaction() as conn:
@@ -226,6 +299,7 @@ class AnalyticsOps(StoreBase):
         """Make the table hold exactly ``rows`` (the first row of a repeated key wins), in one
         transaction: other entries are deleted, kept keys keep their ``hit_count``, every
         cached miss is forgotten. Returns the number of entries."""
+        await self.canvas_cache_flush_hits()  # the rows below include every hit
         now = self._now()
         wanted: dict[str, CanvasCacheRow] = {}
         for row in rows:
@@ -279,9 +353,14 @@ class AnalyticsOps(StoreBase):
 
     async def canvas_miss_get(self, lookup_type: LookupType, key: str) -> bool:
         """Whether a miss for ``key`` is remembered and not yet expired."""
+        miss_key, now = _miss_key(lookup_type, key), self._now()
+        if self._direct_reader is not None:
+            found = await self._direct_reader.run(
+                lambda c: fetch_one(c, _MISS_GET_SQL, (miss_key, now))
+            )
+            return found is not None
         query = select(kv.c.key).where(
-            kv.c.key == _miss_key(lookup_type, key),
-            or_(kv.c.expires_at.is_(None), kv.c.expires_at > self._now()),
+            kv.c.key == miss_key, or_(kv.c.expires_at.is_(None), kv.c.expires_at > now)
         )
         async with self._transaction(write=False) as conn:
             return (await conn.execute(query)).first() is not None
@@ -299,13 +378,13 @@ def _miss_key(lookup_type: str, key: str) -> str:
     return f"{CANVAS_MISS_PREFIX}{lookup_type}:{key}"
 
 
-def _canvas_entry(row: RowMapping) -> CanvasCacheEntry:
+def _canvas_entry(row: Mapping[Any, Any]) -> CanvasCacheEntry:
     fields = dict(row)
     fields["hit_count"] = fields["hit_count"] or 0
     return CanvasCacheEntry(**fields)
 
 
-def _phone_number(row: RowMapping) -> PhoneNumber:
+def _phone_number(row: Mapping[Any, Any]) -> PhoneNumber:
     fields = dict(row)
     fields["is_active"] = bool(fields["is_active"])
     fields["total_calls_synced"] = fields["total_calls_synced"] or 0

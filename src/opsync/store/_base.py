@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opsync.clock import Clock, SystemClock, epoch_ms
 from opsync.store._engine import BEGIN_MODE, sqlite_file, translate_errors
-from opsync.store._sqlite_inbox import SqliteInboxWriter
+from opsync.store._sqlite_direct import SqliteDirect
 
 
 class StoreBase:
@@ -23,8 +24,13 @@ class StoreBase:
         self._engine = engine
         self._clock: Clock = clock or SystemClock()
         database = sqlite_file(engine.url)
-        # Inbox group commits on a SQLite file take a faster road (see _sqlite_inbox).
-        self._sqlite_inbox = None if database is None else SqliteInboxWriter(database)
+        # On a SQLite file, the hottest operations take the direct road (see _sqlite_direct):
+        # one connection for inbox group commits, one for the Canvas lookup's reads.
+        self._direct_writer = None if database is None else SqliteDirect(database, "writer")
+        self._direct_reader = None if database is None else SqliteDirect(database, "reader")
+        # Canvas cache hits not yet written: (type, key) → (count, last used at).
+        self._canvas_hits: dict[tuple[str, str], tuple[int, int]] = {}
+        self._canvas_hit_flush: asyncio.Task[None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -33,6 +39,11 @@ class StoreBase:
 
     def _now(self) -> int:
         return epoch_ms(self._clock)
+
+    async def _close_direct(self) -> None:
+        for road in (self._direct_writer, self._direct_reader):
+            if road is not None:
+                await road.close()
 
     @asynccontextmanager
     async def _transaction(self, *, write: bool = True) -> AsyncIterator[AsyncConnection]:

@@ -29,6 +29,7 @@ from opsync.store._inbox import InboxOps
 from opsync.store._phone_state import PhoneStateOps
 from opsync.store._resources import ResourceOps
 from opsync.store._schedule import ScheduleOps
+from opsync.store._sqlite_direct import insert_inbox
 from opsync.store._sync_queries import SyncQueryOps
 from opsync.store.migrations import AppliedMigration
 from opsync.store.rows import InboxSource, InboxState, NewEvent, QueryResult
@@ -65,8 +66,8 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
 
     async def close(self) -> None:
         """Close every pooled connection. Idempotent."""
-        if self._sqlite_inbox is not None:
-            await self._sqlite_inbox.close()
+        await self.canvas_cache_flush_hits()
+        await self._close_direct()
         await self._engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -101,6 +102,7 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
         statements = split_statements(sql)
         if not statements:
             raise QueryError("no SQL statement given")
+        await self.canvas_cache_flush_hits()  # the seed's views count the hits
         result = QueryResult([], [])
         async with self._transaction(write=False) as conn:
             for statement in statements:
@@ -170,7 +172,7 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
     async def _inbox_insert(
         self, rows: list[dict[str, Any]], lookup_calls: list[str | None]
     ) -> set[str]:
-        """The portable form of :meth:`SqliteInboxWriter.insert`, through SQLAlchemy."""
+        """The portable form of :func:`_sqlite_direct.insert_inbox`, through SQLAlchemy."""
         wanted = {
             call
             for row, call in zip(rows, lookup_calls, strict=True)
@@ -221,8 +223,8 @@ class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, Syn
             for item in items
         ]
         lookups = [item.partition_call_id for item in items]
-        if self._sqlite_inbox is not None:
-            inserted = await self._sqlite_inbox.insert(rows, lookups)
+        if self._direct_writer is not None:
+            inserted = await self._direct_writer.run(lambda c: insert_inbox(c, rows, lookups))
         else:
             inserted = await self._inbox_insert(rows, lookups)
         result: list[bool] = []

@@ -21,7 +21,7 @@ The steps, each answering with a JSON error when it fails, and nothing stored be
 
 Accepting a webhook calls neither OpenPhone nor Notion. Nothing secret is logged or answered:
 the log line per delivery carries the action ``webhook_received``, the event type and the
-outcome.
+outcome — at DEBUG for a stored (or duplicate) delivery, at INFO for a refused one.
 """
 
 from __future__ import annotations
@@ -146,7 +146,11 @@ class WebhookIngest:
             response, outcome = await self._ingest(request, trace)
         except Rejected as rejected:
             response, outcome = rejected.response(), rejected.error
-        log.info(
+        # A stored delivery is logged at DEBUG: the inbox row, /metrics and the dispatcher's
+        # event_claimed/event_done lines already record it, and at thousands of deliveries a
+        # second the line cost as much as storing the event. Refusals stay at INFO.
+        log.log(
+            logging.DEBUG if response.status_code < 300 else logging.INFO,
             "webhook received",
             extra={
                 "action": "webhook_received",

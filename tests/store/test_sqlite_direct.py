@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from opsync.errors import StoreUnavailable
-from opsync.store import NewEvent, Store, _sqlite_inbox
+from opsync.store import NewEvent, Store, _sqlite_direct
 
 
 async def test_a_batch_past_the_variable_limit_is_one_transaction(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ async def test_a_batch_past_the_variable_limit_is_one_transaction(tmp_path: Path
 async def test_a_locked_file_is_unavailable_and_nothing_is_stored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_sqlite_inbox, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(_sqlite_direct, "SQLITE_BUSY_TIMEOUT_MS", 50)
     path = tmp_path / "locked.db"
     async with await Store.open(f"sqlite:///{path}") as store:
         holder = sqlite3.connect(path, isolation_level=None)
