@@ -11,7 +11,7 @@ transaction, the partition's snapshot lookup a subquery — run in C in one hop 
 thread. The effect is the portable path's (:meth:`opsync.store.Store.inbox_enqueue_many`),
 on the same file with the same durability (WAL, the default ``synchronous``, the same busy
 timeout); PostgreSQL and in-memory SQLite keep the portable path. See
-docs/decisions/0013-sqlite-inbox-writer.md.
+docs/decisions/0013-direct-sqlite-road.md.
 """
 
 from __future__ import annotations
