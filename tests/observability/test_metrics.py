@@ -27,7 +27,7 @@ from tests.observability.support import Exposition
 CUSTOMER = "+13214436893"
 
 
-async def scrape(metrics: Metrics, token: str | None = None) -> httpx.Response:
+async def scrape(metrics: Metrics, token: str | None = "scrape-admin-token") -> httpx.Response:
     app = Starlette(routes=[metrics_route(metrics, admin_token=token)])
     transport = httpx.ASGITransport(app=app)
     headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -265,12 +265,13 @@ async def test_each_service_has_its_own_registry() -> None:
     assert (await exposition(two)).total("opsync_webhooks_received_total") == 0
 
 
-async def test_the_route_is_open_without_an_admin_token_and_bearer_protected_with_one() -> None:
+async def test_the_route_is_off_without_an_admin_token_and_bearer_protected_with_one() -> None:
     metrics = Metrics()
-    open_response = await scrape(metrics)
-    assert open_response.status_code == 200
-    assert open_response.headers["content-type"] == CONTENT_TYPE_LATEST
-    assert "process_resident_memory_bytes" in open_response.text
+    assert (await scrape(metrics, None)).status_code == 404
+    served = await scrape(metrics)
+    assert served.status_code == 200
+    assert served.headers["content-type"] == CONTENT_TYPE_LATEST
+    assert "process_resident_memory_bytes" in served.text
     app = Starlette(routes=[metrics_route(metrics, admin_token="metrics-admin-token")])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

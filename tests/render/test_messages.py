@@ -6,7 +6,7 @@ import pytest
 
 from opsync.render.messages import message_properties, own_number, render_message
 from opsync.render.state import MessageState
-from opsync.render.text import JSON, TRUNCATED, plain_text, utf16_len
+from opsync.render.text import JSON, TRUNCATED_SEE_BODY, plain_text, utf16_len
 from opsync.sandbox.notion.seed_schema import MESSAGES_PROPERTIES
 from tests.render.support import CALLER, NOW, OWN, make_message, workspace
 
@@ -114,9 +114,21 @@ def test_own_number(
 def test_long_content_is_cut_with_a_marker() -> None:
     p = message_properties(MessageState(message=make_message(text="é" * 30_000), now=NOW))
     shown = plain_text(p["Content"]["rich_text"])
-    assert shown.endswith(TRUNCATED)
+    assert shown.endswith(TRUNCATED_SEE_BODY)
     assert utf16_len(shown) <= 20_000
     assert all(utf16_len(i["text"]["content"]) <= 2000 for i in p["Content"]["rich_text"])
+
+
+def test_a_text_too_long_for_content_is_whole_in_the_page_body() -> None:
+    text = "שלום 👋🏽 " * 12_000  # ~100 KB, right-to-left with emoji
+    rendered = render_message(MessageState(message=make_message(text=text), now=NOW))
+    heading, *paragraphs = rendered.blocks
+    assert heading["heading_2"]["rich_text"][0]["text"]["content"] == "Message"
+    assert "".join(plain_text(b["paragraph"]["rich_text"]) for b in paragraphs) == text
+    space = workspace()  # the simulated Notion takes it within its limits
+    space.create(space.seeded.messages_data_source_id, rendered.properties, rendered.blocks)
+    short = render_message(MessageState(message=make_message(text="x" * 20_000), now=NOW))
+    assert short.blocks == []
 
 
 def test_the_simulated_notion_accepts_the_rendered_page() -> None:

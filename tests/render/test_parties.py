@@ -21,6 +21,9 @@ from tests.render.support import CALLER, OWN, make_call, make_message
         (None, None),
         ("USlHhXmRMz", None),
         ("12", None),
+        ("443-6893", None),  # local only: no area code
+        ("+1 (321) 443-6893 ext. 12", CALLER),
+        ("+44 (0)20 7183 8750", "+442071838750"),
     ],
 )
 def test_to_e164(text: str | None, e164: str | None) -> None:

@@ -114,8 +114,9 @@ async def test_admin_routes_are_disabled_without_a_token(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         response = await http.get("/phone/PNa/state", headers={"authorization": "Bearer "})
-    assert response.status_code == 403
-    assert "OPSYNC_ADMIN_TOKEN" in response.json()["detail"]
+        unknown = await http.get("/no/such/route")
+    assert response.status_code == 404
+    assert response.json() == unknown.json() == {"error": "not_found", "detail": "Not Found"}
 
 
 async def test_phone_state_without_a_provider_is_404(

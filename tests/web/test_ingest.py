@@ -155,6 +155,8 @@ async def test_bad_signatures_are_401_and_store_nothing(
         ),
         pytest.param(b"\xff\xfe{}", "UTF-8", id="not-utf8"),
         pytest.param(b"[" * 100_000, "not JSON", id="deeply-nested"),
+        pytest.param(b'{"id": "EV1", "type": "x", "n": NaN}', "NaN is not a JSON value", id="nan"),
+        pytest.param(b'{"id": "EV1", "n": -Infinity}', "-Infinity is not", id="infinity"),
         pytest.param(
             b'{"id": "EV1", "type": "x", "n": ' + b"9" * 5000 + b"}", "not JSON", id="huge-int"
         ),

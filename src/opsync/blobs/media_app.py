@@ -3,9 +3,13 @@
 Used for the local folder, and for an S3 bucket without a public domain (opsync proxies the
 bytes). The body is streamed from the store; ``HEAD`` and one ``Range`` (``bytes=a-b``,
 ``bytes=a-``, ``bytes=-n``) are supported, as browsers' audio players seek with them. Several
-ranges in one header are answered with the whole object (allowed by RFC 9110). A bad or
-expired signature is 403 before the store is touched, so links reveal nothing about which keys
-exist; a missing object is 404.
+ranges in one header are answered with the whole object (allowed by RFC 9110).
+
+A request with a valid signature needs nothing else. Without one it is an admin request
+(:func:`opsync.web.admin.unsigned_refusal`): served with the admin bearer token, else refused
+before the store is touched — 401 when a token is configured, and while admin is off the 404 of
+any unknown route — so links reveal nothing about which keys exist. Every 404 (unsafe key,
+missing object) has that same body.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from opsync.blobs.base import BlobStore
 from opsync.blobs.keys import InvalidKey, validate_key
 from opsync.blobs.signing import MediaSigner
 from opsync.errors import NotFound
+from opsync.web.admin import not_found, unsigned_refusal
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 CACHE_CONTROL = "private, max-age=86400"
@@ -70,19 +75,23 @@ async def _closing(body: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
 
 
 def media_routes(store: BlobStore, signer: MediaSigner) -> list[BaseRoute]:
-    """The route serving ``/media/{key}`` from ``store`` to holders of a link ``signer`` made."""
+    """The route serving ``/media/{key}`` from ``store`` to holders of a link ``signer`` made
+    (and to the admin: mount it in :func:`opsync.web.build_app`, whose gate checks the token)."""
 
     async def media(request: Request) -> Response:
         key = request.path_params["key"]
         try:
             validate_key(key)
         except InvalidKey:
-            return PlainTextResponse("not found", status_code=404)
-        if not signer.verify(key, request.query_params.get("sig"), request.query_params.get("exp")):
-            return PlainTextResponse("invalid or expired link", status_code=403)
+            return not_found()
+        query = request.query_params
+        if not signer.verify(key, query.get("sig"), query.get("exp")):
+            refused = unsigned_refusal(request)
+            if refused is not None:
+                return refused
         stat = await store.stat(key)
         if stat is None:
-            return PlainTextResponse("not found", status_code=404)
+            return not_found()
         headers = {
             "accept-ranges": "bytes",
             "cache-control": CACHE_CONTROL,
@@ -105,7 +114,7 @@ def media_routes(store: BlobStore, signer: MediaSigner) -> list[BaseRoute]:
         try:
             body = await store.open_stream(key, start=start, end=end)
         except NotFound:  # deleted between stat and open
-            return PlainTextResponse("not found", status_code=404)
+            return not_found()
         return StreamingResponse(_closing(body), status_code=status, headers=headers)
 
     return [Route("/media/{key:path}", media, methods=["GET", "HEAD"], name="media")]

@@ -10,6 +10,7 @@ from opsync.cli.backfill import backfill
 from opsync.cli.canvas import app as canvas_app
 from opsync.cli.db import app as db_app
 from opsync.cli.demo import demo
+from opsync.cli.dlq import app as dlq_app
 from opsync.cli.phone import app as phone_app
 from opsync.cli.sandbox import app as sandbox_app
 from opsync.cli.serve import serve
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(canvas_app, name="canvas")
 app.add_typer(db_app, name="db")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(phone_app, name="phone")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("serve")(serve)

@@ -218,19 +218,21 @@ class Metrics:
 
 
 def metrics_route(metrics: Metrics, *, admin_token: str | None = None) -> Route:
-    """``GET /metrics`` in Prometheus text format.
+    """``GET /metrics`` in Prometheus text format, an admin route.
 
-    Open when no admin token is configured (a scraper inside the network, like ``/health``);
-    with ``OPSYNC_ADMIN_TOKEN`` set it requires ``Authorization: Bearer <token>`` (Prometheus:
-    ``authorization: {credentials_file: ...}``), since the service usually faces the internet
-    to receive webhooks and the series name phone numbers and traffic."""
+    It requires ``Authorization: Bearer <token>`` (Prometheus: ``authorization:
+    {credentials_file: ...}``), since the service usually faces the internet to receive
+    webhooks and the series name phone numbers and traffic; with no ``OPSYNC_ADMIN_TOKEN`` it
+    is off (404). In :func:`opsync.web.build_app` the admin gate checks that already; the route
+    checks it itself too, so that it is never open when mounted elsewhere."""
 
     async def endpoint(request: Request) -> Response:
         body = await metrics.render()
         return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
-    handler = AdminAuth(admin_token).protect(endpoint) if admin_token else endpoint
-    return Route("/metrics", handler, methods=["GET"], name="metrics")
+    return Route(
+        "/metrics", AdminAuth(admin_token).protect(endpoint), methods=["GET"], name="metrics"
+    )
 
 
 def request_status(error: BaseException | None) -> str:

@@ -8,7 +8,8 @@ dumping). The models follow the spec's nullability, with these deliberate relaxa
 * enums that the reference calls open (call, message, recording and summary statuses, roles,
   ...) are typed ``Literal[...] | str``: known values are listed, unknown ones are kept as text;
 * numbers, booleans and timestamps are strict: ``"60"`` or ``"abc"`` is not a duration, and a
-  bare number is not a timestamp. Timestamps must carry a zone and come back as UTC;
+  bare number is not a timestamp (nor is ``NaN`` or ``Infinity`` a number). Timestamps must
+  carry a zone and come back as UTC;
 * ``Message.user_id``, ``Message.phone_number_id`` and ``Message.updated_at`` may be null or
   absent (incoming messages, webhook copies); legacy app payloads (``body`` instead of
   ``text``, ``to`` as a comma-separated string) are normalised on the way in, and a null
@@ -94,6 +95,9 @@ class OpenPhoneModel(BaseModel):
         validate_by_alias=True,
         extra="allow",
         frozen=True,
+        # ``NaN`` and ``Infinity`` are not JSON, but Python's parser accepts them: refuse them
+        # here, or a transcript turn starting at NaN would break rendering later.
+        allow_inf_nan=False,
     )
 
 

@@ -69,6 +69,11 @@ class VerifiedDelivery:
     signed_at: float
 
 
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9: ``str.isdigit`` also accepts "²", which ``int`` and ``float`` refuse."""
+    return text.isascii() and text.isdigit()
+
+
 def _b64_hmac(key: bytes, message: bytes) -> str:
     return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode("ascii")
 
@@ -135,7 +140,7 @@ class WebhookVerifier:
         stamp = headers.get("webhook-timestamp", "")
         if not msg_id or not stamp:
             raise SignatureInvalid("webhook-id or webhook-timestamp header missing")
-        if not stamp.isdigit() or (len(stamp) > 1 and stamp.startswith("0")):
+        if not _ascii_digits(stamp) or (len(stamp) > 1 and stamp.startswith("0")):
             raise SignatureInvalid("webhook-timestamp is not Unix seconds")
         if not self._standard:
             raise SignatureInvalid("no whsec_ key is configured for Standard Webhooks deliveries")
@@ -161,13 +166,19 @@ class WebhookVerifier:
         candidates = []
         for candidate in header.split(","):
             parts = candidate.strip().split(";")
-            if len(parts) == 4 and parts[0] == "hmac" and parts[1] == "1" and parts[2].isdigit():
+            if (
+                len(parts) == 4
+                and parts[0] == "hmac"
+                and parts[1] == "1"
+                and _ascii_digits(parts[2])
+            ):
                 candidates.append((parts[2], parts[3]))
         if not candidates:
             raise SignatureInvalid("openphone-signature is not of the form hmac;1;<ts>;<sig>")
         window_error: SignatureInvalid | None = None
         for stamp, sig in candidates:
-            signed_at = int(stamp) / 1000 if len(stamp) >= 12 else float(stamp)
+            # float(): a 400-digit stamp is inf (refused as future), where int / 1000 overflows.
+            signed_at = float(stamp) / 1000 if len(stamp) >= 12 else float(stamp)
             try:
                 self._check_window(signed_at)
             except SignatureInvalid as exc:

@@ -4,7 +4,12 @@
 several recipients shows its first recipient (in OpenPhone's order) in ``To``; the full list is
 in ``Raw Data``, and the Canvas link follows :func:`~opsync.render.state.counterparty`.
 Fields OpenPhone's REST API lacks (media, conversation id) come from the webhook payload when
-it carried them and are left empty otherwise, never made up. A message has no page body.
+it carried them and are left empty otherwise, never made up.
+
+Long text is never lost: a text longer than ``Content`` can hold (an SMS is at most a few
+thousand characters, but nothing stops a payload from carrying 100 KB) is cut there with
+:data:`~opsync.render.text.TRUNCATED_SEE_BODY`, and the page body then holds all of it under a
+``Message`` heading. Any other message has no page body.
 """
 
 from __future__ import annotations
@@ -12,11 +17,19 @@ from __future__ import annotations
 from opsync.render import values
 from opsync.render.hashing import Rendered, canonical_json
 from opsync.render.state import MessageState, to_e164
-from opsync.render.text import JSON, MAX_TEXT_UNITS
+from opsync.render.text import (
+    JSON,
+    MAX_TEXT_UNITS,
+    TRUNCATED_SEE_BODY,
+    heading,
+    text_blocks,
+    utf16_len,
+)
 
 CONTENT_UNITS = 10 * MAX_TEXT_UNITS
 RAW_DATA_UNITS = 10 * MAX_TEXT_UNITS
 MEDIA_URLS_UNITS = 10 * MAX_TEXT_UNITS
+MESSAGE_HEADING = "Message"
 
 
 def _number(text: str | None) -> str | None:
@@ -58,7 +71,7 @@ def message_properties(state: MessageState) -> JSON:
         "Direction": values.select(message.direction),
         "From": values.phone(_number(message.from_)),
         "To": values.phone(_number(message.to[0]) if message.to else None),
-        "Content": values.text(message.text, max_units=CONTENT_UNITS),
+        "Content": values.text(message.text, max_units=CONTENT_UNITS, marker=TRUNCATED_SEE_BODY),
         "Status": values.select(message.status),
         "OpenPhone Number": values.short_text(own_number(state)),
         "Phone Number ID": values.short_text(message.phone_number_id),
@@ -74,6 +87,14 @@ def message_properties(state: MessageState) -> JSON:
     }
 
 
+def message_body_blocks(state: MessageState) -> list[JSON]:
+    """The page body: the whole text when ``Content`` cannot hold it, else nothing."""
+    text = state.message.text
+    if utf16_len(text) <= CONTENT_UNITS:
+        return []
+    return [heading(MESSAGE_HEADING), *text_blocks("paragraph", text)]
+
+
 def render_message(state: MessageState) -> Rendered:
-    """The message's properties (its page has no body), with their hash."""
-    return Rendered(message_properties(state), [])
+    """The message's properties and (for a long text only) its body, with their hash."""
+    return Rendered(message_properties(state), message_body_blocks(state))

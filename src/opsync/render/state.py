@@ -89,7 +89,9 @@ def to_e164(text: str | None, region: str = DEFAULT_REGION) -> str | None:
 
     Any common format is accepted (``(321) 443-6893``, ``321-443-6893``, ``+1 321 443 6893``).
     Only the length is checked, not whether the number is assigned, so test ranges such as
-    ``555`` numbers are kept.
+    ``555`` numbers are kept. A number only dialable locally (``443-6893``, no area code) is
+    not one: it would become a wrong E.164 number (``+14436893``). The rule is the Canvas
+    lookup's (:func:`opsync.canvas.phones.normalize_phone`), so pages and lookups agree.
     """
     if not text or not text.strip():
         return None
@@ -97,7 +99,8 @@ def to_e164(text: str | None, region: str = DEFAULT_REGION) -> str | None:
         parsed = phonenumbers.parse(text.strip(), region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 

@@ -123,6 +123,21 @@ class InboxOps(StoreBase):
         """Give the event back, due now, without counting the attempt (graceful shutdown)."""
         return await self._owned_update(event_id, owner, _released(self._now()))
 
+    async def inbox_release_owners(self, owners: Collection[str]) -> int:
+        """Give back, due now, every event in flight under ``owners`` — workers known to be
+        dead — keeping the attempt counted (a crash is an attempt: an event that kills its
+        worker every time still reaches the dead letters). Returns how many."""
+        if not owners:
+            return 0
+        now = self._now()
+        stmt = (
+            update(inbox)
+            .where(inbox.c.state == "in_flight", inbox.c.lease_owner.in_(list(owners)))
+            .values(**_UNLEASED, state="pending", next_attempt_at=now, updated_at=now)
+        )
+        async with self._transaction() as conn:
+            return (await conn.execute(stmt)).rowcount
+
     async def inbox_defer(self, event_id: int, owner: str, at_ms: int) -> bool:
         """Give the event back uncounted, due at ``at_ms``: its handler wants to look again
         later (a call whose recording, transcript or summary is still to come)."""
@@ -174,6 +189,18 @@ class InboxOps(StoreBase):
         query = select(inbox).order_by(inbox.c.id).limit(limit)
         if state is not None:
             query = query.where(inbox.c.state == state)
+        async with self._transaction(write=False) as conn:
+            return [_event(r) for r in (await conn.execute(query)).all()]
+
+    async def inbox_dead_recent(self, limit: int = 100) -> list[InboxEvent]:
+        """Up to ``limit`` dead letters, the most recently dead first (the ones an operator
+        looks at; ``inbox_list`` would show the oldest)."""
+        query = (
+            select(inbox)
+            .where(inbox.c.state == "dead")
+            .order_by(inbox.c.completed_at.desc(), inbox.c.id.desc())
+            .limit(limit)
+        )
         async with self._transaction(write=False) as conn:
             return [_event(r) for r in (await conn.execute(query)).all()]
 

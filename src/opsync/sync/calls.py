@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 RECORDING_EVENT = "call.recording.completed"
 COMPLETED_EVENT = "call.completed"
+TRANSCRIPT_EVENT = "call.transcript.completed"
+SUMMARY_EVENT = "call.summary.completed"
 
 
 def from_event(event: WebhookEnvelope | None) -> CallSnapshot:
@@ -83,10 +85,11 @@ async def _fetch_missing(
     if not known.has_recording and (announced == RECORDING_EVENT or (backfill and answered)):
         async with timed("api_call", "get_call_recordings", pn):
             fetched.recordings = await client.get_call_recordings(call_id)
-    if backfill and answered and not known.transcript_done:
+    # An announced artefact whose payload was not usable (from_event) is fetched instead.
+    if ((backfill and answered) or announced == TRANSCRIPT_EVENT) and not known.transcript_done:
         async with timed("api_call", "get_call_transcript", pn):
             fetched.transcript = await client.get_call_transcript(call_id)
-    if backfill and answered and not known.summary_done:
+    if ((backfill and answered) or announced == SUMMARY_EVENT) and not known.summary_done:
         async with timed("api_call", "get_call_summary", pn):
             fetched.summary = await client.get_call_summary(call_id)
     wants_voicemail = backfill or announced == COMPLETED_EVENT

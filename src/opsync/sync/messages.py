@@ -80,6 +80,8 @@ def from_event(event: WebhookEnvelope | None) -> MessageSnapshot:
     if event is None or event_ref(event).kind != "message":
         return MessageSnapshot()
     resource = {k: v for k, v in event.resource.items() if k != "object"}
+    if resource.get("phoneNumberId") is None:  # the new envelope may name it in data.context
+        resource["phoneNumberId"] = event_ref(event).phone_number_id
     try:
         message = Message.model_validate(resource)
     except ValueError as exc:

@@ -1,4 +1,4 @@
-"""The ASGI application: routes, error rendering, and the refusal to run without a signing key.
+"""The ASGI application: routes, access, error rendering, and the refusal to run unsigned.
 
 :func:`build_app` takes ready collaborators (an open store, a verifier built from the
 configured keys); opening and closing them — the lifespan — is the caller's, so that tests and
@@ -6,12 +6,20 @@ configured keys); opening and closing them — the lifespan — is the caller's,
 
 Routes::
 
-    POST {webhook_path}        the webhook (opsync.web.ingest)
-    GET  /health               store reachable? inbox counts per state (opsync.web.health)
-    GET  /phone/{id}/state     an actor's state, admin token (opsync.web.health, .admin)
-    ...  extra_routes          added by the caller (metrics, admin API, dashboard)
+    POST {webhook_path}        the webhook (opsync.web.ingest)                       open
+    GET  /health               store reachable? inbox counts per state               open
+    GET  /phone/{id}/state     an actor's state (opsync.web.health)                  admin
+    ...  /api/dlq...           the dead letters (opsync.web.admin_api)               admin
+    ...  extra_routes          added by the caller (metrics, media links)            admin,
+                                                                                      or signed
 
-Every error the app itself produces (404, 405, ...) is JSON: ``{"error": ..., "detail": ...}``.
+Access (opsync.web.admin): every route but the open ones needs the admin bearer token; with no
+token configured they answer the 404 of an unknown route. Media links with a valid signature
+need no token.
+
+Every error the app itself produces (404, 405, ...) is JSON: ``{"error": ..., "detail": ...}``;
+an unhandled exception is logged with its traceback and answered ``500 {"error":
+"internal_error"}``, never with the exception's text.
 """
 
 from __future__ import annotations
@@ -25,11 +33,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsync.errors import ConfigError
 from opsync.openphone.signatures import WebhookVerifier
 from opsync.store import Store
-from opsync.web.admin import AdminAuth
+from opsync.web.admin import AdminAuth, AdminGate
+from opsync.web.admin_api import dlq_routes
 from opsync.web.health import HealthEndpoint, PhoneStateEndpoint, PhoneStateProvider
 from opsync.web.ingest import WebhookIngest, WebhookObserver
 
@@ -62,7 +72,8 @@ def build_app(
     flag. ``on_accepted`` is called (synchronously, after the commit) each time a new handled
     event is stored, to wake the dispatcher. ``on_webhook`` hears of every answered delivery
     (its event type and outcome; for metrics). ``phone_state`` serves ``/phone/{id}/state``.
-    ``admin_token`` ``None`` or empty disables the admin routes (403).
+    ``admin_token`` ``None`` or empty turns the admin routes off (404). A replay through the
+    dead-letter API calls ``on_accepted`` too.
     """
     if verifier is None or not verifier.has_keys:
         if not insecure_accept_unsigned:
@@ -84,13 +95,67 @@ def build_app(
         Route("/health", HealthEndpoint(store).handle, methods=["GET"], name="health"),
         Route(
             "/phone/{phone_number_id}/state",
-            auth.protect(PhoneStateEndpoint(phone_state).handle),
+            PhoneStateEndpoint(phone_state).handle,
             methods=["GET"],
             name="phone_state",
         ),
+        *dlq_routes(store, on_replayed=on_accepted),
         *extra_routes,
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+    )
+    # A redirect from "/metrics/" to "/metrics" would tell that an admin route exists.
+    app.router.redirect_slashes = False
+    app.add_middleware(AdminGate, auth=auth, router=app.router)
+    app.add_middleware(InternalErrors)  # added last: the outermost of ours
+    return app
+
+
+class InternalErrors:
+    """ASGI middleware: an unhandled exception is logged (with its traceback) and answered
+    ``500 {"error": "internal_error"}`` — never its text, which may hold a secret.
+
+    Starlette's own last resort answers plain text and re-raises, so that the server logs the
+    error a second time; here it is logged once. When the response had already started, there
+    is nothing left to answer: the exception goes on to the server, which drops the
+    connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracking)
+        except Exception:
+            log.exception(
+                "unhandled error",
+                extra={"action": "internal_error", "path": scope.get("path", "")},
+            )
+            if started:
+                raise
+            await _internal_error_response()(scope, receive, send)
+
+
+def _internal_error_response() -> Response:
+    return JSONResponse({"error": "internal_error"}, status_code=500)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """Starlette's last resort (an error in our middleware itself): JSON, no text."""
+    return _internal_error_response()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

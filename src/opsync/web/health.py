@@ -5,7 +5,8 @@ every inbox state is listed (0 when empty) and ``depth`` is the work not yet don
 in flight). When the store cannot be reached, or fails in any other way (a schema never
 migrated, say), it answers 503 ``{"status": "unhealthy", "reason": ...}`` so that a load
 balancer takes the instance out; the reason never carries the database URL or a driver
-message (those go to the log).
+message (those go to the log). Nothing else is said: no version, no configuration, no secret
+(tests/web/test_admin_routes.py checks the body against every configured value).
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def _unhealthy(reason: str) -> Response:
 class PhoneStateEndpoint:
     """``GET /phone/{id}/state``: the actor's state from ``provider``; 404 when unknown.
 
-    Mount it behind :meth:`opsync.web.admin.AdminAuth.protect`. Without a provider (no
-    dispatcher in this process) every phone number is unknown.
+    An admin route: :func:`opsync.web.build_app`'s admin gate checks the token. Without a
+    provider (no dispatcher in this process) every phone number is unknown.
     """
 
     def __init__(self, provider: PhoneStateProvider | None) -> None:

@@ -96,7 +96,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     too_large = Rejected(413, "payload_too_large", f"the body exceeds {limit} bytes")
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        if not (declared.strip().isascii() and declared.strip().isdigit()):  # not "²"
             raise Rejected(400, "invalid_request", "Content-Length is not a number")
         if int(declared) > limit:
             raise too_large
@@ -117,9 +117,14 @@ def decode_document(body: bytes) -> object:
     except UnicodeDecodeError:
         raise InvalidPayload("webhook body is not UTF-8") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise InvalidPayload(f"webhook body is not JSON: {exc}") from None
+
+
+def _refuse_constant(name: str) -> object:
+    # Python's parser accepts NaN and Infinity; JSON (RFC 8259) has no such values.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 class WebhookIngest:
