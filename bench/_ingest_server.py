@@ -36,7 +36,7 @@ from opsync import logs
 from opsync._uvicorn import bind_socket, bound_port, hosted
 from opsync.openphone.signatures import WebhookVerifier
 from opsync.store import Store
-from opsync.web import build_app
+from opsync.web import admin, build_app
 
 HOST = "127.0.0.1"
 WEBHOOK_PATH = "/webhooks/openphone"
@@ -50,6 +50,9 @@ async def noop(request: Request) -> Response:
 
 
 async def serve(db_path: str, keys: list[str], nodelay: bool = False) -> None:
+    # The do-nothing route goes through the admin gate's open-route path, as the webhook does
+    # (every other route needs the admin token).
+    admin.OPEN_ROUTES = admin.OPEN_ROUTES | {"noop"}
     store = await Store.open(f"sqlite:///{db_path}")
     try:
         app = build_app(
@@ -57,7 +60,7 @@ async def serve(db_path: str, keys: list[str], nodelay: bool = False) -> None:
             verifier=WebhookVerifier(keys),
             webhook_path=WEBHOOK_PATH,
             admin_token=None,
-            extra_routes=[Route(NOOP_PATH, noop, methods=["POST"])],
+            extra_routes=[Route(NOOP_PATH, noop, methods=["POST"], name="noop")],
         )
         sock = bind_socket(HOST)
         if nodelay:  # inherited by every accepted connection
