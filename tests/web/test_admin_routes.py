@@ -95,6 +95,7 @@ TABLE: dict[str, Entry] = {
     "dlq_replay": Entry("admin", "POST", _fresh_dead_letter),
     "dlq_replay_all": Entry("admin", "POST", _get("/api/dlq/replay-all")),
     "dlq_purge": Entry("admin", "POST", _get("/api/dlq/purge?older_than=7d")),
+    "openapi": Entry("admin", "GET", _get("/openapi.json")),
 }
 
 

@@ -10,6 +10,7 @@ Routes::
     GET  /health               store reachable? inbox counts per state               open
     GET  /phone/{id}/state     an actor's state (opsync.web.health)                  admin
     ...  /api/dlq...           the dead letters (opsync.web.admin_api)               admin
+    GET  /openapi.json         the webhook's OpenAPI description (opsync.web.openapi) admin
     ...  extra_routes          added by the caller (metrics, media links)            admin,
                                                                                       or signed
 
@@ -25,7 +26,7 @@ an unhandled exception is logged with its traceback and answered ``500 {"error":
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 
 from starlette.applications import Starlette
@@ -42,6 +43,7 @@ from opsync.web.admin import AdminAuth, AdminGate
 from opsync.web.admin_api import dlq_routes
 from opsync.web.health import HealthEndpoint, PhoneStateEndpoint, PhoneStateProvider
 from opsync.web.ingest import WebhookIngest, WebhookObserver
+from opsync.web.openapi import openapi_document
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ def build_app(
             name="phone_state",
         ),
         *dlq_routes(store, on_replayed=on_accepted),
+        Route("/openapi.json", _openapi(path), methods=["GET"], name="openapi"),
         *extra_routes,
     ]
     app = Starlette(
@@ -147,6 +150,15 @@ class InternalErrors:
             if started:
                 raise
             await _internal_error_response()(scope, receive, send)
+
+
+def _openapi(webhook_path: str) -> Callable[[Request], Awaitable[Response]]:
+    document = openapi_document(webhook_path)
+
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse(document)
+
+    return endpoint
 
 
 def _internal_error_response() -> Response:
