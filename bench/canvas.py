@@ -176,6 +176,7 @@ async def _cold(
         "numbers_found": len(found),
         "seconds": round(elapsed, 2),
         "notion_429": _statuses(simulator, "429"),
+        "notion_requests_by_endpoint": simulator.counter.to_json(),
     }
     if len(found) != len(known):
         result.notes.append(f"cold pass found {len(found)} of {len(known)} Canvas pages")

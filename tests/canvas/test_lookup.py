@@ -162,6 +162,15 @@ async def test_concurrent_lookups_of_one_number_make_one_query(ws: Workspace) ->
     assert ws.queries() == 1
 
 
+async def test_concurrent_first_lookups_read_the_schema_once(ws: Workspace) -> None:
+    numbers = ["+13214436893", "+14155550100", "+12125550123", "+13105550199"]
+    lookup = ws.lookup()
+    await asyncio.gather(*(lookup.find_by_phone(n) for n in numbers))
+    # one database read and one data source read, then one query per number
+    assert ws.requests() - ws.queries() == 2
+    assert ws.queries() == len(numbers)
+
+
 async def test_a_per_call_memory_is_used_and_filled(ws: Workspace) -> None:
     page = ws.add_customer("Acme", phone=NUMBER)
     lookup = ws.lookup()

@@ -167,6 +167,7 @@ class CanvasLookup:
         self._properties = (phone_property, email_property)
         self._region = default_region
         self._schema: CanvasSchema | None = None
+        self._schema_lock = asyncio.Lock()
         self._locks = _KeyedLocks()
 
     # -- public ---------------------------------------------------------------------------------
@@ -328,10 +329,15 @@ class CanvasLookup:
 
     async def _canvas(self) -> CanvasSchema:
         if self._schema is None:
-            ds_id = await self._notion.data_source_id(self._database_id)
-            source = await self._notion.retrieve_data_source(ds_id)
-            phone, email = self._properties
-            self._schema = canvas_schema(source, phone_property=phone, email_property=email)
+            # One read for concurrent first lookups (the lock is taken only until it is known).
+            async with self._schema_lock:
+                if self._schema is None:
+                    ds_id = await self._notion.data_source_id(self._database_id)
+                    source = await self._notion.retrieve_data_source(ds_id)
+                    phone, email = self._properties
+                    self._schema = canvas_schema(
+                        source, phone_property=phone, email_property=email
+                    )
         return self._schema
 
     def _stale(self, entry: CanvasCacheEntry) -> bool:
