@@ -335,9 +335,7 @@ class CanvasLookup:
                     ds_id = await self._notion.data_source_id(self._database_id)
                     source = await self._notion.retrieve_data_source(ds_id)
                     phone, email = self._properties
-                    self._schema = canvas_schema(
-                        source, phone_property=phone, email_property=email
-                    )
+                    self._schema = canvas_schema(source, phone_property=phone, email_property=email)
         return self._schema
 
     def _stale(self, entry: CanvasCacheEntry) -> bool:
