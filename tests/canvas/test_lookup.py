@@ -4,6 +4,7 @@ negative caching, formats, property types and refresh."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -162,12 +163,35 @@ async def test_concurrent_lookups_of_one_number_make_one_query(ws: Workspace) ->
     assert ws.queries() == 1
 
 
-async def test_concurrent_first_lookups_read_the_schema_once(ws: Workspace) -> None:
+async def test_concurrent_first_lookups_read_the_schema_once(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     numbers = ["+13214436893", "+14155550100", "+12125550123", "+13105550199"]
     lookup = ws.lookup()
-    await asyncio.gather(*(lookup.find_by_phone(n) for n in numbers))
-    # one database read and one data source read, then one query per number
-    assert ws.requests() - ws.queries() == 2
+    gate, all_checked, reads, misses_checked = asyncio.Event(), asyncio.Event(), [0], [0]
+    data_source_id, miss_get = ws.adapter.data_source_id, ws.store.canvas_miss_get
+
+    async def held_schema_read(database_id: str) -> str:
+        reads[0] += 1
+        await gate.wait()
+        return await data_source_id(database_id)
+
+    async def counted_miss_get(*args: Any) -> bool:
+        found = await miss_get(*args)
+        misses_checked[0] += 1
+        if misses_checked[0] == len(numbers):  # every lookup is on its way to the schema
+            all_checked.set()
+        return found
+
+    monkeypatch.setattr(ws.adapter, "data_source_id", held_schema_read)
+    monkeypatch.setattr(ws.store, "canvas_miss_get", counted_miss_get)
+    tasks = [asyncio.create_task(lookup.find_by_phone(n)) for n in numbers]
+    await asyncio.wait_for(all_checked.wait(), timeout=10)
+    for _ in range(10):  # let each take its next steps, up to the schema read
+        await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert reads[0] == 1
     assert ws.queries() == len(numbers)
 
 
