@@ -76,10 +76,18 @@ def test_jitter_spreads_retries_and_is_reproducible() -> None:
     assert decide(error, 4, POLICY, NOW, rng()) == decide(error, 4, POLICY, NOW, rng())
 
 
-@pytest.mark.parametrize(("retry_after", "delay_ms"), [(120.0, 120_000), (0.25, 250), (0.0, 0)])
-def test_rate_limited_waits_for_retry_after(retry_after: float, delay_ms: int) -> None:
+def test_rate_limited_waits_for_retry_after_when_it_is_longer_than_the_backoff() -> None:
+    decision = decide(RateLimited("429", retry_after=120.0), 1, POLICY, NOW, rng())
+    assert decision == Retry(NOW + 120_000, "RateLimited", "429")
+
+
+@pytest.mark.parametrize("retry_after", [0.25, 0.0])
+def test_a_short_retry_after_does_not_shorten_the_backoff(retry_after: float) -> None:
+    # The HTTP client already honoured it within the attempt: a throttle lasting minutes
+    # must not burn the inbox's attempts in seconds.
     decision = decide(RateLimited("429", retry_after=retry_after), 1, POLICY, NOW, rng())
-    assert decision == Retry(NOW + delay_ms, "RateLimited", "429")
+    assert isinstance(decision, Retry)
+    assert NOW + 500 <= decision.at_ms <= NOW + 1000
 
 
 def test_rate_limited_without_retry_after_backs_off() -> None:
@@ -140,11 +148,14 @@ def test_retries_are_never_in_the_past_and_stop_at_the_limit(
         assert decision.at_ms <= NOW + max(POLICY.cap, retry_after or 0) * 1000 + 1
 
 
-def test_the_inbox_policy_rides_out_minutes_of_outage() -> None:
+def test_the_inbox_policy_rides_out_a_long_outage() -> None:
     policy = inbox_policy()
     assert policy.max_attempts == DEFAULT_MAX_ATTEMPTS == 8
-    ceilings = [min(policy.cap, policy.base * 2**i) for i in range(policy.max_attempts - 1)]
-    assert ceilings == [5, 10, 20, 40, 80, 160, 320]
-    assert sum(ceilings) / 2 >= 5 * 60  # jitter draws between half and all of each ceiling
-    assert sum(ceilings) <= 11 * 60
+    ceilings = [policy.ceiling(i) for i in range(policy.max_attempts - 1)]
+    assert ceilings == [10, 30, 90, 270, 810, 1800, 1800]
+    least, most = policy.outage_budget()
+    assert (least, most) == (sum(ceilings) / 2, sum(ceilings))
+    assert least >= 40 * 60  # jitter draws between half and all of each ceiling
+    assert most <= 81 * 60
     assert inbox_policy(3).max_attempts == 3
+    assert inbox_policy(time_scale=0.01).outage_budget() == pytest.approx((least / 100, most / 100))

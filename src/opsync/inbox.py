@@ -3,7 +3,9 @@
 By class, never by message text (decision record 0001):
 
 - :class:`~opsync.errors.TransientError` → :class:`Retry` after exponential backoff with
-  jitter, or after the upstream's ``Retry-After`` (:class:`~opsync.errors.RateLimited`);
+  jitter; the upstream's ``Retry-After`` (:class:`~opsync.errors.RateLimited`) is a floor
+  under that backoff, not a replacement: the HTTP clients already honoured it within the
+  attempt, and a throttle that lasts minutes must not burn the attempts in seconds;
 - :class:`~opsync.errors.PermanentError`, and any other error opsync raises on purpose
   (:class:`~opsync.errors.OpsyncError`) → :class:`DeadLetter`: retrying cannot fix it;
 - anything else is a bug: retried like a transient error, since a deploy may fix it, but
@@ -36,11 +38,22 @@ DEFAULT_MAX_ATTEMPTS = 8
 MAX_MESSAGE_CHARS = 2000
 
 
-def inbox_policy(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> RetryPolicy:
-    """The inbox's backoff: 5 s doubling up to 10 min, jittered, so that with the default 8
-    attempts an event rides out 5 to 10 minutes of upstream outage before it is dead-lettered
-    (HTTP clients retry within seconds; the inbox retries over minutes)."""
-    return RetryPolicy(base=5.0, cap=600.0, max_attempts=max_attempts)
+def inbox_policy(
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS, *, time_scale: float = 1.0
+) -> RetryPolicy:
+    """The inbox's backoff: 10 s, tripling, capped at 30 min, jittered (decision record 0017).
+
+    With the default 8 attempts an event rides out an outage of 40 min at least (80 min at
+    most) before it is dead-lettered; see :meth:`RetryPolicy.outage_budget`. HTTP clients
+    retry within seconds; the inbox retries over the better part of an hour. ``time_scale``
+    shrinks every wait alike, for tests that replay an outage in seconds.
+    """
+    return RetryPolicy(
+        base=10.0 * time_scale,
+        cap=1800.0 * time_scale,
+        max_attempts=max_attempts,
+        multiplier=3.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -83,8 +96,9 @@ def decide(
     if attempts >= policy.max_attempts:
         reason = f"gave up after {attempts} attempts; last error {error_class}: {message}"
         return DeadLetter(error_class, reason, unexpected)
-    retry_after = error.retry_after if isinstance(error, RateLimited) else None
-    delay = policy.delay(max(attempts - 1, 0), rng, retry_after)
+    delay = policy.delay(max(attempts - 1, 0), rng)
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        delay = max(delay, error.retry_after)
     return Retry(now_ms + round(delay * 1000), error_class, message, unexpected)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from opsync.clock import FakeClock
-from opsync.errors import AuthError, InvalidPayload, NotFound
+from opsync.errors import AuthError, NotFound, NotionSchemaMismatch
 from opsync.notion import NotionAdapter, OutcomeUnknown
 from opsync.pacing import NOTION_LIMIT, TokenBucket
 from opsync.retry import RetryPolicy
@@ -134,7 +134,7 @@ async def test_archive_then_errors_map_to_our_types(live: Live) -> None:
     await live.adapter.archive_page(page_id)
     assert await live.adapter.find_pages_by_title(ds, "Call ID", "AC-trash") == []
 
-    with pytest.raises(InvalidPayload, match="No Such Column"):
+    with pytest.raises(NotionSchemaMismatch, match="has no property 'No Such Column'"):
         await live.adapter.create_page(ds, {"No Such Column": {"number": 1}})
     with pytest.raises(NotFound, match="not shared with the integration"):
         await live.adapter.update_page("0" * 32, {"Duration": {"number": 1}})

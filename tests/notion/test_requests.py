@@ -20,6 +20,7 @@ PATH_IDS = {
     "data_sources.query": 1,
     "pages.create": 0,
     "pages.update": 1,
+    "pages.retrieve": 1,
     "blocks.children.append": 1,
     "blocks.children.list": 1,
     "file_uploads.create": 0,

@@ -26,6 +26,7 @@ FORWARDED: Final[Mapping[str, frozenset[str]]] = {
     "data_sources.query": frozenset({"filter", "sorts", "start_cursor", "page_size"}),
     "pages.create": frozenset({"parent", "properties", "icon", "children"}),
     "pages.update": frozenset({"properties", "icon", "in_trash"}),
+    "pages.retrieve": frozenset(),
     "blocks.children.append": frozenset({"children"}),
     "blocks.children.list": frozenset({"start_cursor", "page_size"}),
     "file_uploads.create": frozenset({"mode", "filename", "content_type"}),

@@ -24,7 +24,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from notion_client import AsyncClient
+from notion_client import APIResponseError, AsyncClient
 
 from opsync.clock import Clock, SystemClock
 from opsync.errors import (
@@ -35,6 +35,7 @@ from opsync.errors import (
     TransientError,
     UpstreamUnavailable,
 )
+from opsync.notion import _rejections as rj
 from opsync.notion import _requests as rq
 from opsync.notion._errors import translate
 from opsync.notion.ids import normalize_id
@@ -212,6 +213,44 @@ class NotionAdapter:
 
     # -- pages ---------------------------------------------------------------------------------
 
+    async def _explain(
+        self,
+        error: InvalidPayload,
+        properties: Mapping[str, Any],
+        *,
+        data_source_id: JSONObject | None = None,
+        page_id: str | None = None,
+    ) -> NotionSchemaMismatch | None:
+        """An actionable :class:`NotionSchemaMismatch` for a ``validation_error`` about one of
+        the page's properties (None for any other rejection). Reads the data source to name
+        the database and the property's type; if that fails too, names ids only."""
+        cause = error.__cause__
+        if not isinstance(cause, APIResponseError) or cause.code != "validation_error":
+            return None
+        rejection = rj.parse_rejection(str(cause))
+        if rejection is None:
+            return None
+        expected = rj.sent_type(properties, rejection.name)
+        source_id = str(data_source_id.get("data_source_id", "")) if data_source_id else ""
+        where = f"the database of page {page_id}" if page_id else "the database"
+        actual: str | None = None
+        try:
+            if not source_id and page_id:
+                parent = (await self._call("pages.retrieve", page_id)).get("parent")
+                if isinstance(parent, dict):
+                    source_id = str(parent.get("data_source_id") or "")
+            if source_id:
+                source = await self._call("data_sources.retrieve", source_id)
+                title = rj.data_source_title(source)
+                where = f"the {title!r} database" if title else "the database"
+                where += f" (data source {source_id})"
+                schema = (source.get("properties") or {}).get(rejection.name)
+                if isinstance(schema, dict) and isinstance(schema.get("type"), str):
+                    actual = str(schema["type"])
+        except OpsyncError:
+            log.warning("could not read the rejecting data source", exc_info=True)
+        return rj.explain(rejection, expected, where, actual)
+
     async def create_page(
         self,
         data_source_id: str,
@@ -228,7 +267,13 @@ class NotionAdapter:
             body["children"] = groups[0]
         if icon is not None:
             body["icon"] = icon
-        page = await self._call("pages.create", **body)
+        try:
+            page = await self._call("pages.create", **body)
+        except InvalidPayload as error:
+            explained = await self._explain(error, properties, data_source_id=body["parent"])
+            if explained is None:
+                raise
+            raise explained from error
         page_id = _object_id(page, "pages.create")
         written = len(groups[0]) if groups else 0
         for group in groups[1:]:
@@ -245,7 +290,13 @@ class NotionAdapter:
         body: dict[str, Any] = {"properties": dict(properties)}
         if icon is not None:
             body["icon"] = icon
-        await self._call("pages.update", normalize_id(page_id), **body)
+        try:
+            await self._call("pages.update", normalize_id(page_id), **body)
+        except InvalidPayload as error:
+            explained = await self._explain(error, properties, page_id=normalize_id(page_id))
+            if explained is None:
+                raise
+            raise explained from error
 
     async def archive_page(self, page_id: str) -> None:
         await self._call("pages.update", normalize_id(page_id), in_trash=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -51,9 +51,10 @@ class RateLimiter:
 class FaultConfig:
     """Probabilities (0..1, summing to ≤ 1) of answering a request with a fault instead.
 
-    ``write_applied`` is the probability that a fault on a write (create, update, append,
+    ``write_applied`` is the probability that a 5xx fault on a write (create, update, append,
     send) is answered *after* the write was applied — the realistic "outcome unknown" case
-    (most typical for 504). ``slow`` delays a response by ``slow_seconds`` on the clock.
+    (most typical for 504). A 429 never is: Notion rate-limits before it does anything.
+    ``slow`` delays a response by ``slow_seconds`` on the clock.
     """
 
     rate_limited: float = 0.0
@@ -103,14 +104,23 @@ class Fault:
 
 
 class FaultInjector:
-    """Draws faults from a seeded RNG, so a run with the same requests fails the same way."""
+    """Draws faults from a seeded RNG, so a run with the same requests fails the same way.
+
+    ``injected`` counts what was injected since the simulator started, by kind: the status
+    (``"503"``) or ``"slow"``; reconfiguring does not reset it.
+    """
 
     def __init__(self, config: FaultConfig | None = None) -> None:
+        self.injected: Counter[str] = Counter()
         self.configure(config or FaultConfig())
 
     def configure(self, config: FaultConfig) -> None:
         self.config = config
+        # One stream per question, so that the n-th request's status and slowness depend on
+        # n alone, not on how many writes came before it.
         self._rng = random.Random(config.seed)
+        self._applied_rng = random.Random(f"{config.seed}:applied")
+        self._slow_rng = random.Random(f"{config.seed}:slow")
 
     def draw(self, is_write: bool) -> Fault | None:
         roll = self._rng.random()
@@ -118,13 +128,17 @@ class FaultInjector:
         for status, probability in self.config.status_probabilities().items():
             edge += probability
             if probability > 0 and roll < edge:
-                after = is_write and self._rng.random() < self.config.write_applied
+                # A 429 is decided before the request is processed: never after a write.
+                applied = self._applied_rng.random() < self.config.write_applied
+                after = is_write and status != 429 and applied
+                self.injected[str(status)] += 1
                 return Fault(status, after)
         return None
 
     def slow(self) -> float:
         """Seconds to delay this response (0: not slow)."""
-        if self.config.slow > 0 and self._rng.random() < self.config.slow:
+        if self.config.slow > 0 and self._slow_rng.random() < self.config.slow:
+            self.injected["slow"] += 1
             return self.config.slow_seconds
         return 0.0
 

@@ -141,7 +141,10 @@ class OpenPhoneSimulator:
                 if resource is None:
                     return PlainTextResponse("Internal Server Error", status_code=status)
                 message = "Rate limit exceeded" if status == 429 else "Unknown error"
-                return error_response(ApiError(resource, status, message))
+                retry = status == 429 and self.config.retry_after_header
+                return error_response(
+                    ApiError(resource, status, message), {"Retry-After": "1"} if retry else None
+                )
             return await handler(self, request)
         except ApiError as error:
             return error_response(error)

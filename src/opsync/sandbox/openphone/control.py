@@ -13,7 +13,9 @@ Rate limit (undocumented details, our choices):
 Fault injection: each request draws once from a seeded RNG; with the configured
 probabilities it is answered ``429``/``500`` (spec-shaped JSON) or ``502``/``503``/``504``
 (a plain-text gateway page, as a load balancer would send), and with ``slow_probability``
-it is delayed by ``slow_seconds`` on the clock before being served normally.
+it is delayed by ``slow_seconds`` on the clock before being served normally. An injected
+``429`` carries ``Retry-After: 1`` exactly when the rate limiter's own ``429`` does
+(``SimulatorConfig.retry_after_header``).
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class FaultInjector:
         self.config = config or FaultConfig()
         self.rng = random.Random(seed)
         self.injected: Counter[int] = Counter()
+        #: responses delayed by ``slow_seconds`` (counted apart: a slow response may be a fault)
+        self.slowed = 0
 
     def configure(self, **changes: float | tuple[str, ...]) -> None:
         """Replace fields of the config, e.g. ``configure(p503=0.2, slow_probability=0.1)``."""
@@ -109,6 +113,7 @@ class FaultInjector:
         delay = 0.0
         if config.slow_probability > 0 and self.rng.random() < config.slow_probability:
             delay = config.slow_seconds
+            self.slowed += 1
         if status is not None:
             self.injected[status] += 1
         return status, delay
