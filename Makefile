@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint format test demo bench
+.PHONY: install lint format test demo bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,8 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# the crash-kill test at full size (>= 500 events, 14 kills); OPSYNC_SOAK_SEED=N replays a run,
+# OPSYNC_RELIABILITY_REPORT=path.json keeps its figures
+soak: $(STAMP)
+	OPSYNC_SOAK=1 $(BIN)/python -m pytest tests/e2e/test_crash_kill.py -s

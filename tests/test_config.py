@@ -86,3 +86,10 @@ def test_env_file_and_process_environment(tmp_path: Path, monkeypatch: pytest.Mo
     assert s.notion_calls_database_id == "from-file"
     assert s.log_level == "ERROR"  # the process environment wins over the file
     assert s.blob_url == "s3://b/p"
+
+
+def test_shutdown_timeout_defaults_to_30_seconds_and_must_be_positive() -> None:
+    assert load_settings({}).shutdown_timeout == 30.0
+    assert load_settings({"OPSYNC_SHUTDOWN_TIMEOUT": "2.5"}).shutdown_timeout == 2.5
+    with pytest.raises(ValueError, match=r"OPSYNC_SHUTDOWN_TIMEOUT|shutdown_timeout"):
+        load_settings({"OPSYNC_SHUTDOWN_TIMEOUT": "0"})

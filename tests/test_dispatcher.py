@@ -365,6 +365,44 @@ async def test_graceful_shutdown_finishes_what_it_can_and_releases_the_rest(
     assert (slow.state, slow.attempts, slow.lease_owner) == ("pending", 0, None)
 
 
+async def test_shutdown_releases_interruptible_events_at_once_and_waits_for_the_rest(
+    store: Store, clock: FakeClock
+) -> None:
+    ids = await enqueue(store, ("job", "A"), ("webhook", "B"))
+    started = {"job": asyncio.Event(), "webhook": asyncio.Event()}
+    finish_webhook, job_cancelled = asyncio.Event(), asyncio.Event()
+
+    async def handler(event: InboxEvent) -> None:
+        started[event.event_id].set()
+        if event.event_id == "webhook":
+            await finish_webhook.wait()
+            return
+        try:
+            await asyncio.Event().wait()  # a long sync job
+        except asyncio.CancelledError:
+            job_cancelled.set()
+            raise
+
+    stop = asyncio.Event()
+    run = dispatcher(
+        store, handler, clock, poll_interval=0.01, shutdown_grace=HANG * 2,
+        interruptible=lambda event: event.event_id == "job",
+    )  # fmt: skip
+    task = asyncio.create_task(run.run_forever(stop))
+    async with asyncio.timeout(HANG):
+        await started["job"].wait()
+        await started["webhook"].wait()
+        stop.set()
+        # The job is stopped while the webhook still runs within its (long) grace.
+        await job_cancelled.wait()
+        assert (await state_of(store, ids["webhook"])).state == "in_flight"
+        finish_webhook.set()
+        await task
+    job = await state_of(store, ids["job"])
+    assert (job.state, job.attempts, job.lease_owner) == ("pending", 0, None)
+    assert (await state_of(store, ids["webhook"])).state == "done"
+
+
 async def test_run_forever_picks_up_events_enqueued_while_it_runs(
     store: Store, clock: FakeClock
 ) -> None:

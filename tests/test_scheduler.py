@@ -21,7 +21,7 @@ from opsync.openphone import OpenPhoneClient
 from opsync.openphone.models import PhoneNumber
 from opsync.sandbox.openphone import OpenPhoneSimulator, SimulatorConfig, generate_workspace
 from opsync.scheduler import PhoneNumberLister, Scheduler
-from opsync.service import open_service
+from opsync.service import open_service, stop_within
 from opsync.store import InboxEvent, Store
 from opsync.sync.jobs import SYNC_EVENT_TYPE, SyncJob
 
@@ -372,3 +372,26 @@ async def test_the_service_refuses_a_bad_cron_before_any_network_call(tmp_path: 
         async with open_service(settings, insecure_accept_unsigned=True):
             pass
     assert not (tmp_path / "never.db").exists()
+
+
+async def test_a_firing_stuck_at_shutdown_is_cut_at_the_deadline_and_gives_its_claim_back(
+    env: Env,
+) -> None:
+    listing = asyncio.Event()
+
+    class Stuck:
+        async def list_phone_numbers(self) -> list[PhoneNumber]:
+            listing.set()
+            await asyncio.Event().wait()  # OpenPhone never answers
+            return []
+
+    task = asyncio.create_task(_run(env, stop_after=1000, openphone=Stuck()).run_forever(
+        env.clock.stop
+    ))  # fmt: skip
+    async with asyncio.timeout(5):
+        await listing.wait()
+        env.clock.stop.set()
+        await stop_within([task], 0.05)  # what run_service does at OPSYNC_SHUTDOWN_TIMEOUT
+    assert task.cancelled()
+    # The claim was given back: another instance can fire the period at once.
+    assert await env.store.scheduler_claim("sync", int(MIDNIGHT * 1000), "b", lease_seconds=60)

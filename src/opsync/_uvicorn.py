@@ -46,10 +46,21 @@ def bound_port(sock: socket.socket) -> int:
 
 @asynccontextmanager
 async def hosted(
-    app: Any, sock: socket.socket, *, lifespan: Literal["on", "off"] = "on"
+    app: Any,
+    sock: socket.socket,
+    *,
+    lifespan: Literal["on", "off"] = "on",
+    shutdown_timeout: float | None = None,
 ) -> AsyncIterator[None]:
-    """Serve ``app`` on ``sock`` as a task of this event loop until the block exits."""
-    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
+    """Serve ``app`` on ``sock`` as a task of this event loop until the block exits; then stop
+    accepting and let requests in progress finish (for ``shutdown_timeout`` s at most)."""
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan=lifespan,
+        access_log=False,
+        timeout_graceful_shutdown=None if shutdown_timeout is None else int(shutdown_timeout),
+    )
     server = QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -133,6 +133,14 @@ class Settings(BaseSettings):
         description="how long after a call ends its page may wait for the recording, "
         "transcript and summary, so that it is written once (0: write on every event)",
     )
+    shutdown_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        validation_alias="OPSYNC_SHUTDOWN_TIMEOUT",
+        description="seconds a SIGTERM gives in-flight work to finish before it is released "
+        "for the next start; keep it below your supervisor's kill timeout",
+    )
     canvas_negative_ttl: float = Field(
         3600.0,
         ge=0,

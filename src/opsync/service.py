@@ -40,6 +40,7 @@ from opsync.scheduler import Scheduler
 from opsync.store import Store
 from opsync.sync import ActorRegistry, Directory, SyncContext, make_handler
 from opsync.sync.incremental import SyncOptions
+from opsync.sync.jobs import is_sync_job
 from opsync.web import build_app
 from opsync.web.app import UNSIGNED_REFUSAL
 from opsync.wiring import HTTP_TIMEOUT
@@ -168,6 +169,8 @@ async def open_service(
             clock=clock,
             rng=random.Random(),
             poll_interval=poll_interval,
+            shutdown_grace=worker_grace(settings.shutdown_timeout),
+            interruptible=is_sync_job,
         )
         admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
         extra: list[BaseRoute] = [metrics_route(metrics, admin_token=admin_token)]
@@ -204,6 +207,12 @@ async def open_service(
         )
 
 
+def worker_grace(shutdown_timeout: float) -> float:
+    """How long, of ``OPSYNC_SHUTDOWN_TIMEOUT``, in-flight events may run on after a stop: the
+    rest of the budget (a fifth, at most one second) cancels and releases what is left."""
+    return shutdown_timeout - min(1.0, shutdown_timeout / 5)
+
+
 async def run_service(
     service: Service,
     *,
@@ -219,24 +228,29 @@ async def run_service(
     ``sock``, when given, is an already bound socket to serve on (``host``/``port`` unused).
     ``scheduler``, when given (``opsync serve`` passes ``service.scheduler``), fires the sync
     cron alongside; its sleep ends at once on stop.
-    On stop: the server stops accepting, in-flight events finish within the dispatcher's grace
-    period, the rest are released for the next start. Nothing acknowledged is lost.
+
+    On stop, within ``OPSYNC_SHUTDOWN_TIMEOUT`` (see docs/decisions/0018): the server stops
+    accepting connections and answers the requests it has; in-flight events finish within
+    the dispatcher's grace and the rest are released for the next start (sync jobs at once:
+    they resume from their saved cursor); a scheduler firing in progress finishes or gives
+    its claim back. Nothing acknowledged is lost.
     """
     app = service.app
     if app is None:
         raise ValueError("run_service needs a service built with webhooks=True")
     stop = stop or asyncio.Event()
     sock = sock or bind_socket(host, port)
+    timeout = service.settings.shutdown_timeout
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    worker = asyncio.create_task(service.dispatcher.run_forever(stop))
-    background = [worker]
+    background = [asyncio.create_task(service.dispatcher.run_forever(stop), name="dispatcher")]
     if scheduler is not None:
-        background.append(asyncio.create_task(scheduler.run_forever(stop)))
+        background.append(asyncio.create_task(scheduler.run_forever(stop), name="scheduler"))
+    stopping_at: float | None = None
     try:
-        async with hosted(app, sock, lifespan="off"):
+        async with hosted(app, sock, lifespan="off", shutdown_timeout=timeout):
             log.info(
                 "serving",
                 extra={"action": "service_started", "host": host, "port": bound_port(sock)},
@@ -244,11 +258,43 @@ async def run_service(
             if started is not None:
                 started.set()
             await stop.wait()
+            stopping_at = loop.time()
+            log.info(
+                "shutting down",
+                extra={"action": "service_stopping", "shutdown_timeout": timeout},
+            )
     finally:
         stop.set()
-        await asyncio.gather(*background, return_exceptions=True)
+        began = loop.time() if stopping_at is None else stopping_at
+        await stop_within(background, began + timeout - loop.time())
         sock.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-        log.info("stopped", extra={"action": "service_stopped"})
+        log.info(
+            "stopped",
+            extra={"action": "service_stopped", "seconds": round(loop.time() - began, 3)},
+        )
+
+
+async def stop_within(tasks: list[asyncio.Task[None]], seconds: float) -> None:
+    """Let ``tasks`` end by themselves for ``seconds``, then cancel what still runs (the
+    dispatcher ends within its own grace; this bounds a scheduler firing stuck upstream)."""
+    if seconds > 0:
+        await asyncio.wait(tasks, timeout=seconds)
+    late = [task for task in tasks if not task.done()]
+    for task in late:
+        log.warning(
+            "cancelled at the shutdown deadline",
+            extra={"action": "shutdown_cancelled", "task": task.get_name()},
+        )
+        task.cancel()
+    for task, outcome in zip(
+        tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True
+    ):
+        if isinstance(outcome, Exception):
+            log.error(
+                "stopped by an error",
+                exc_info=outcome,
+                extra={"action": "shutdown_failed", "task": task.get_name()},
+            )

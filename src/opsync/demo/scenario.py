@@ -88,6 +88,8 @@ class ScenarioOptions:
     duplicate_probability: float = 0.15
     shuffled_every: int = 3
     burst_share: float = 0.2
+    #: simulated seconds between re-deliveries of a webhook that failed (refused, no answer)
+    retry_delays: tuple[float, ...] = (2.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ def _options(options: ScenarioOptions, how: Delivering) -> DeliveryOptions:
         duplicate_probability=options.duplicate_probability,
         out_of_order=how == "shuffled",
         burst=how == "burst",
-        retry_delays=(2.0, 10.0),
+        retry_delays=options.retry_delays,
         seed=seed,
     )
 

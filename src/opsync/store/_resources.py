@@ -115,6 +115,33 @@ class ResourceOps(StoreBase):
 
     # --- snapshots ------------------------------------------------------------------------------
 
+    async def snapshot_insert(
+        self,
+        resource_type: str,
+        resource_id: str,
+        payload: Any,
+        *,
+        phone_number_id: str | None = None,
+    ) -> bool:
+        """Store an object as JSON unless one of that kind and id is stored already; returns
+        whether it was stored. For writers outside the resource's partition, which must not
+        overwrite what its actor stored meanwhile."""
+        now = self._now()
+        stmt = (
+            self._insert(resource_snapshots)
+            .values(
+                resource_type=resource_type,
+                resource_id=resource_id,
+                phone_number_id=phone_number_id,
+                payload=to_json(payload),
+                fetched_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["resource_type", "resource_id"])
+        )
+        async with self._transaction() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
     async def snapshot_get(self, resource_type: str, resource_id: str) -> Snapshot | None:
         """The last stored object of that kind and id, its JSON payload decoded."""
         t = resource_snapshots

@@ -4,6 +4,10 @@ An event whose phone number was unknown at ingest (``partition_key`` None: for e
 summary that names only its ``callId``) is routed here: the local snapshot of the call names
 its number, else the call (or message) is fetched, its snapshot stored so the actor will not
 fetch it again, and the event given back to queue behind that number's events.
+
+Routing runs outside the number's partition, beside the actor that may be handling another
+event of the same call: it only ever stores a *first* snapshot, never merges over one, which
+could write back an older copy over what the actor just stored (a fetched recording, say).
 """
 
 from __future__ import annotations
@@ -36,10 +40,8 @@ async def route(ctx: SyncContext, event: InboxEvent) -> Outcome:
             return Reroute(stored.phone_number_id)
         async with ctx.metrics.timed("api_call", "get_call"):
             call = await ctx.openphone.get_call(ref.call_id)
-        known = CallSnapshot() if stored is None else CallSnapshot.from_json(stored.payload)
-        snap = known.merge(CallSnapshot(call=call))
-        await ctx.store.snapshot_put(
-            "call", call.id, snap.to_json(), phone_number_id=call.phone_number_id
+        await ctx.store.snapshot_insert(
+            "call", call.id, CallSnapshot(call=call).to_json(), phone_number_id=call.phone_number_id
         )
         return Reroute(call.phone_number_id)
     if ref.message_id is not None:
@@ -47,11 +49,9 @@ async def route(ctx: SyncContext, event: InboxEvent) -> Outcome:
             message = await ctx.openphone.get_message(ref.message_id)
         if message.phone_number_id is None:
             raise InvalidPayload(f"message {message.id} names no phone number; cannot route it")
-        found = await ctx.store.snapshot_get("message", message.id)
-        seen = MessageSnapshot() if found is None else MessageSnapshot.from_json(found.payload)
-        merged = seen.merge(MessageSnapshot(message=message))
-        await ctx.store.snapshot_put(
-            "message", message.id, merged.to_json(), phone_number_id=message.phone_number_id
+        snap = MessageSnapshot(message=message)
+        await ctx.store.snapshot_insert(
+            "message", message.id, snap.to_json(), phone_number_id=message.phone_number_id
         )
         return Reroute(message.phone_number_id)
     raise InvalidPayload(f"event {envelope.id} ({envelope.type}) names no call or message")

@@ -16,7 +16,7 @@ from typing import Any, cast, get_args
 from opsync.errors import InvalidPayload
 from opsync.store import Store
 from opsync.store._sync_queries import enqueue_unless_waiting
-from opsync.store.rows import InboxSource
+from opsync.store.rows import InboxEvent, InboxSource
 
 SYNC_EVENT_TYPE = "sync.phone_number"
 """The inbox ``event_type`` of a sync job."""
@@ -80,6 +80,12 @@ def _flag(raw: Mapping[str, Any], name: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a boolean")
     return value
+
+
+def is_sync_job(event: InboxEvent) -> bool:
+    """Whether ``event`` is a sync job: long, and resumable from its saved cursor at any
+    moment, so a shutdown releases it at once rather than waiting for it."""
+    return event.event_type == SYNC_EVENT_TYPE
 
 
 async def enqueue_sync_job(store: Store, job: SyncJob, *, event_id: str) -> bool:

@@ -3,6 +3,12 @@
 Every ``/v1`` request goes through one pipeline: version header → bearer token → pacing →
 injected fault (before or after the write) → body limits and JSON → the state operation.
 Admin routes under ``/__sandbox`` are neither paced, faulted nor counted.
+
+``write_hook`` (tests): an async callable given a :class:`WriteCall` twice per write request
+that passed the checks — ``"before"`` the state changes (raising a :class:`NotionError` there
+answers with it and applies nothing) and ``"applied"`` right after, before the answer is
+sent. The crash tests kill the client at those instants: inside a create, and between a
+write Notion applied and the client's record of it.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -37,6 +43,20 @@ from opsync.sandbox.notion.validation import MAX_PAYLOAD_BYTES
 API_VERSION = "2025-09-03"
 ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 Handler = Callable[[Request, JSON], Awaitable[JSON]]
+WriteMoment = Literal["before", "applied"]
+
+
+@dataclass(frozen=True)
+class WriteCall:
+    """A write request at one moment of its handling (see ``write_hook`` in the module doc)."""
+
+    moment: WriteMoment
+    endpoint: str  # "METHOD /v1/template", e.g. "POST /v1/pages"
+    path: str
+    body: JSON
+
+
+WriteHook = Callable[[WriteCall], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ class NotionSimulator:
         self.limiter = None if rate_limit is None else RateLimiter(rate_limit, self.clock)
         self.faults = FaultInjector(faults)
         self.counter = RequestCounter()
+        self.write_hook: WriteHook | None = None
         self.app = Starlette(routes=self._routes())
 
     def set_faults(self, config: FaultConfig) -> None:
@@ -226,13 +247,21 @@ class NotionSimulator:
             if fault is not None and not fault.after_write:
                 return self._fault(fault.status, request_id)
             body = await self._body(request, endpoint)
+            await self._hook("before", endpoint, request, body)
             result = await endpoint.handler(request, body)
+            await self._hook("applied", endpoint, request, body)
             if fault is not None:
                 return self._fault(fault.status, request_id)
         except NotionError as error:
             return JSONResponse(error.body(request_id), error.status, headers=error.headers)
         result.setdefault("request_id", request_id)
         return JSONResponse(result)
+
+    async def _hook(
+        self, moment: WriteMoment, endpoint: Endpoint, request: Request, body: JSON
+    ) -> None:
+        if endpoint.write and self.write_hook is not None:
+            await self.write_hook(WriteCall(moment, endpoint.name, request.url.path, body))
 
     def _check_headers(self, request: Request) -> None:
         version = request.headers.get("notion-version")
