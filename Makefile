@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint format test demo bench soak
+.PHONY: install lint format test demo bench soak browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,15 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-test: lint
+# Debian's chromium for the dashboard's browser test (tests/e2e/test_dashboard_browser.py);
+# installed only when missing and when root with apt-get, else that test skips and says why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+			|| echo "chromium could not be installed: the dashboard browser test will skip"; \
+	fi
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

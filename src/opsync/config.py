@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         description="Notion API base URL (point it at a simulator for tests)",
     )
 
+    mapping_file: str | None = Field(
+        None,
+        validation_alias="OPSYNC_MAPPING_FILE",
+        description="TOML file renaming or switching off the Calls and Messages properties "
+        "(default: ./opsync.toml when it exists; empty: none)",
+    )
+
     media_signing_key: SecretStr | None = Field(
         None,
         validation_alias="OPSYNC_MEDIA_SIGNING_KEY",

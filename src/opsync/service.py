@@ -32,20 +32,28 @@ from opsync.errors import ConfigError
 from opsync.inbox import inbox_policy
 from opsync.notion import NotionAdapter
 from opsync.notion.ids import normalize_id
+from opsync.notion.mapping import load_mapping
 from opsync.observability.metrics import Metrics, metrics_route
 from opsync.openphone import OpenPhoneClient
-from opsync.openphone.signatures import WebhookVerifier
+from opsync.openphone.signatures import SigningKey, WebhookVerifier
 from opsync.pacing import NOTION_LIMIT, OPENPHONE_LIMIT, Pacer, TokenBucket
 from opsync.scheduler import Scheduler
 from opsync.store import Store
 from opsync.sync import ActorRegistry, Directory, SyncContext, make_handler
+from opsync.sync.columns import PageColumns
 from opsync.sync.incremental import SyncOptions
 from opsync.sync.jobs import is_sync_job
 from opsync.web import build_app
-from opsync.web.app import UNSIGNED_REFUSAL
+from opsync.web.dashboard_data import DashboardSources
 from opsync.wiring import HTTP_TIMEOUT
 
 log = logging.getLogger(__name__)
+
+NO_SIGNING_KEY = (
+    "a service with no webhook signing key refuses to start; run `opsync webhooks register "
+    "--url https://your-host/webhooks/openphone` (it stores the keys), or set WEBHOOK_SECRET "
+    "(whsec_… or legacy base64 keys, comma-separated), or pass --insecure-accept-unsigned"
+)
 
 
 @dataclass
@@ -99,11 +107,9 @@ async def open_service(
     calls_db = normalize_id(settings.require("notion_calls_database_id"))
     messages_db = normalize_id(settings.require("notion_messages_database_id"))
     try:
-        verifier = WebhookVerifier(settings.webhook_keys(), clock=clock)
+        configured_keys = [SigningKey.parse(key) for key in settings.webhook_keys()]
     except ValueError as exc:
         raise ConfigError("WEBHOOK_SECRET", str(exc), problem="is invalid") from None
-    if webhooks and not verifier.has_keys and not insecure_accept_unsigned:
-        raise ConfigError("WEBHOOK_SECRET", UNSIGNED_REFUSAL)  # before any network call
     try:
         cron.parse(settings.sync_cron)
     except ValueError as exc:
@@ -111,6 +117,12 @@ async def open_service(
     async with AsyncExitStack() as stack:
         store = await Store.open(settings.database_url, clock=clock)
         stack.push_async_callback(store.close)
+        # WEBHOOK_SECRET and the keys `opsync webhooks register` stored; checked before any
+        # network call.
+        stored_keys = await stored_signing_keys(store) if webhooks else []
+        verifier = WebhookVerifier([*configured_keys, *stored_keys], clock=clock)
+        if webhooks and not verifier.has_keys and not insecure_accept_unsigned:
+            raise ConfigError("WEBHOOK_SECRET", NO_SIGNING_KEY)
         metrics = Metrics(store=store, clock=clock)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
         openphone = OpenPhoneClient(
@@ -157,6 +169,7 @@ async def open_service(
             messages_data_source_id=await notion.data_source_id(messages_db),
             clock=clock,
             call_settle_seconds=settings.call_settle_seconds,
+            columns=PageColumns(load_mapping(settings.mapping_file)),
         )
         registry = ActorRegistry(
             context, clock=clock, sync_options=SyncOptions.from_settings(settings)
@@ -188,6 +201,10 @@ async def open_service(
                 extra_routes=extra,
                 phone_state=registry.state_of,
                 on_webhook=metrics.webhook_received,
+                media_url=blobs.public_url,
+                dashboard=DashboardSources(
+                    store, metrics=metrics, phone_state=registry.state_of, clock=clock
+                ),
             )
         )
         scheduler = Scheduler(store, openphone, cron=settings.sync_cron, clock=clock)
@@ -205,6 +222,21 @@ async def open_service(
             scheduler,
             metrics,
         )
+
+
+async def stored_signing_keys(store: Store) -> list[SigningKey]:
+    """The signing keys of the webhooks ``opsync webhooks register`` stored. A key that does
+    not parse is skipped with a warning naming its webhook (never the key)."""
+    keys: list[SigningKey] = []
+    for hook in await store.webhooks_stored():
+        try:
+            keys.append(SigningKey.parse(hook.signing_key))
+        except ValueError:
+            log.warning(
+                "stored webhook key is not valid; skipped",
+                extra={"action": "webhook_key_invalid", "webhook_id": hook.webhook_id},
+            )
+    return keys
 
 
 def worker_grace(shutdown_timeout: float) -> float:

@@ -19,7 +19,8 @@ Sizes: ``make test`` plays ~120 events and 4 kills (in a create, after a create,
 append, at random); ``OPSYNC_SOAK=1`` (``make soak``) plays >= 500 events and 14 kills. When
 the kills take longer than the planned lives, further rounds of them are played until the
 last kill is done. The seed is printed; ``OPSYNC_SOAK_SEED`` replays the plan.
-``OPSYNC_RELIABILITY_REPORT=path`` writes the figures as JSON (they are printed too).
+``OPSYNC_RELIABILITY_REPORT=path`` merges the figures into that JSON file under ``crash_kill``
+(they are printed too).
 """
 
 from __future__ import annotations
@@ -281,8 +282,11 @@ def report(figures: dict[str, Any]) -> None:
     text = json.dumps(figures, indent=2, sort_keys=True)
     print(f"crash-kill figures:\n{text}")
     path = os.environ.get("OPSYNC_RELIABILITY_REPORT")
-    if path:
-        Path(path).write_text(text + "\n")
+    if path:  # merged under its own key, beside the other reliability tests' figures
+        target = Path(path)
+        merged = json.loads(target.read_text()) if target.exists() else {}
+        merged["crash_kill"] = figures
+        target.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass

@@ -16,6 +16,8 @@ from tests.notion.conftest import TOKEN, uid
 # How many path ids each SDK method takes positionally.
 PATH_IDS = {
     "databases.retrieve": 1,
+    "databases.create": 0,
+    "data_sources.update": 1,
     "data_sources.retrieve": 1,
     "data_sources.query": 1,
     "pages.create": 0,

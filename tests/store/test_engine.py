@@ -93,6 +93,8 @@ def test_public_surface() -> None:
             "QueryResult",
             "Snapshot",
             "Store",
+            "StoredWebhook",
+            "key_fingerprint",
             "normalize_url",
         ]
     )

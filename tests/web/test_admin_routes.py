@@ -32,7 +32,10 @@ MEDIA_KEY_SECRET = "routes-media-signing-key-0123456789abcdef"
 MEDIA_KEY = "recordings/2026/04/01/ACroutes-1775001600000.mp3"
 AUDIO = b"ID3" + bytes(range(200))
 PHONE = "PNroutes"
-Access = Literal["open", "signed", "admin"]
+CONTACT = "+14155550123"
+CANVAS_PAGE = "0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
+Access = Literal["open", "signed", "admin", "login"]
+"""``login``: open while an admin token is configured, 404 while admin is off."""
 
 
 @dataclass
@@ -67,6 +70,23 @@ async def _fresh_dead_letter(built: Built) -> str:
     return f"/api/dlq/{inbox_id}/replay"
 
 
+async def _contact_timeline(built: Built) -> str:
+    """A contact with one message in the store (a contact never seen answers 404)."""
+    message = {
+        "id": "ACroutes-message", "from": CONTACT, "to": ["+15550100"], "text": "hello",
+        "phoneNumberId": PHONE, "direction": "incoming", "status": "received",
+        "createdAt": "2026-04-01T00:00:00Z",
+    }  # fmt: skip
+    await built.service.store.snapshot_put("message", "ACroutes-message", {"message": message})
+    return f"/api/contacts/{CONTACT}/timeline"
+
+
+async def _canvas_timeline(built: Built) -> str:
+    """A Canvas page the lookup found (nothing links to it yet: an empty timeline)."""
+    await built.service.store.canvas_cache_put("phone", CONTACT, CANVAS_PAGE, "Routes")
+    return f"/api/canvas/{CANVAS_PAGE}/timeline"
+
+
 async def _webhook(built: Built, headers: dict[str, str]) -> httpx.Response:
     body = new_envelope("call.completed", call(), event_id=f"EV{time.monotonic_ns()}")
     signed = standard_headers(STANDARD_KEY, f"msg_{time.monotonic_ns()}", int(time.time()), body)
@@ -96,6 +116,13 @@ TABLE: dict[str, Entry] = {
     "dlq_replay_all": Entry("admin", "POST", _get("/api/dlq/replay-all")),
     "dlq_purge": Entry("admin", "POST", _get("/api/dlq/purge?older_than=7d")),
     "openapi": Entry("admin", "GET", _get("/openapi.json")),
+    "contact_timeline": Entry("admin", "GET", _contact_timeline),
+    "canvas_timeline": Entry("admin", "GET", _canvas_timeline),
+    "dashboard": Entry("admin", "GET", _get("/")),
+    "dashboard_data": Entry("admin", "GET", _get("/api/dashboard")),
+    "login": Entry("login", "GET", _get("/login")),
+    "logout": Entry("login", "POST", _get("/logout"), ok=303),
+    "dashboard_static": Entry("login", "GET", _get("/static/dashboard.js")),
 }
 
 
@@ -175,7 +202,7 @@ async def test_every_route_when_no_admin_token_is_configured(without_token: Buil
     assert (unknown.status_code, unknown.json()) == (404, NOT_FOUND_BODY)
     for route in _routes(built):
         entry = TABLE[route.name]
-        if entry.access == "open":
+        if entry.access == "open":  # ("login" routes are off, like admin ones, below)
             response = await _send(built, route.name, entry.method, {})
             assert response.status_code == entry.ok, (route.name, response.text)
             continue
@@ -205,7 +232,7 @@ async def test_every_route_with_an_admin_token(with_token: Built) -> None:
     ]
     for route in _routes(built):
         entry = TABLE[route.name]
-        if entry.access == "open":
+        if entry.access in ("open", "login"):
             for headers in [*wrong, bearer]:
                 response = await _send(built, route.name, entry.method, headers)
                 assert response.status_code == entry.ok, (route.name, headers, response.text)

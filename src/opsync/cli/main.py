@@ -11,10 +11,14 @@ from opsync.cli.canvas import app as canvas_app
 from opsync.cli.db import app as db_app
 from opsync.cli.demo import demo
 from opsync.cli.dlq import app as dlq_app
+from opsync.cli.doctor import doctor
+from opsync.cli.notion import app as notion_app
 from opsync.cli.phone import app as phone_app
 from opsync.cli.sandbox import app as sandbox_app
 from opsync.cli.serve import serve
 from opsync.cli.stats import stats
+from opsync.cli.timeline import timeline
+from opsync.cli.webhooks import app as webhooks_app
 
 app = typer.Typer(
     name="opsync",
@@ -25,12 +29,16 @@ app = typer.Typer(
 app.add_typer(canvas_app, name="canvas")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(notion_app, name="notion")
 app.add_typer(phone_app, name="phone")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("serve")(serve)
 app.command("demo")(demo)
 app.command("stats")(stats)
 app.command("backfill")(backfill)
+app.command("timeline")(timeline)
+app.command("doctor")(doctor)
 
 
 def _version(value: bool) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import shlex
 import shutil
 import socket
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 
 from opsync._uvicorn import bind_socket, bound_port
@@ -41,7 +43,7 @@ from opsync.demo.summary import RateLimits, RunFacts, build_summary, store_figur
 from opsync.demo.verify import NotionIds, verify
 from opsync.errors import OpsyncError
 from opsync.openphone import OpenPhoneClient
-from opsync.openphone.subscriptions import subscribe_all
+from opsync.openphone.subscriptions import register_webhooks
 from opsync.pacing import NOTION_LIMIT, RateLimit, TokenBucket
 from opsync.sandbox._server import serve
 from opsync.sandbox.notion import NotionSimulator, SeededDatabases, seed_databases
@@ -98,15 +100,17 @@ def fresh_data_dir(data_dir: Path) -> None:
     shutil.rmtree(data_dir / MEDIA_DIR, ignore_errors=True)
 
 
-async def register_webhooks(http: httpx.AsyncClient, openphone_api: str, url: str) -> list[str]:
-    """One webhook per family pointing at ``url``; returns their signing keys."""
+async def register_demo_webhooks(
+    http: httpx.AsyncClient, openphone_api: str, url: str, database_url: str
+) -> None:
+    """Register ``url`` with the simulated OpenPhone as ``opsync webhooks register`` does: the
+    signing keys go to the store, where the service reads them (no ``WEBHOOK_SECRET``)."""
     client = OpenPhoneClient(http, OPENPHONE_KEY, base_url=openphone_api)
-    return await subscribe_all(client, url, label="opsync demo")
+    async with await Store.open(database_url) as store:
+        await register_webhooks(client, store, url, label="opsync demo")
 
 
-def demo_settings(
-    options: DemoOptions, ids: SeededDatabases, urls: Mapping[str, str], keys: list[str]
-) -> Settings:
+def demo_settings(options: DemoOptions, ids: SeededDatabases, urls: Mapping[str, str]) -> Settings:
     return load_settings(
         {
             "OPENPHONE_API_KEY": OPENPHONE_KEY,
@@ -116,13 +120,13 @@ def demo_settings(
             "NOTION_CALLS_DATABASE_ID": ids.calls_database_id,
             "NOTION_MESSAGES_DATABASE_ID": ids.messages_database_id,
             "NOTION_CANVAS_DATABASE_ID": ids.canvas_database_id,
-            "WEBHOOK_SECRET": ",".join(keys),
             "OPSYNC_DATABASE_URL": options.database_url,
             "OPSYNC_BLOB_URL": str((options.data_dir / MEDIA_DIR).resolve()),
             "OPSYNC_PUBLIC_BASE_URL": urls["service"],
             "OPSYNC_ADMIN_TOKEN": secrets.token_urlsafe(16),
             "OPSYNC_CALL_SETTLE_SECONDS": str(options.call_settle_seconds),
             "LOG_LEVEL": "WARNING",
+            "OPSYNC_MAPPING_FILE": "",  # the seeded databases have the seed's names
         }
     )
 
@@ -233,8 +237,10 @@ async def run_demo(
             "notion": notion_url,
         }
         webhook_url = urls["service"] + WEBHOOK_PATH
-        keys = await register_webhooks(http, urls["openphone"] + "/v1", webhook_url)
-        settings = demo_settings(options, box.ids, urls, keys)
+        await register_demo_webhooks(
+            http, urls["openphone"] + "/v1", webhook_url, options.database_url
+        )
+        settings = demo_settings(options, box.ids, urls)
         clock = SystemClock()
         pacers = Pacers(TokenBucket(NOTION_DEMO, clock), TokenBucket(OPENPHONE_DEMO, clock))
         async with open_service(settings, pacers=pacers, poll_interval=0.05) as service:
@@ -252,8 +258,7 @@ async def run_demo(
                     report(summary)
                 _explore(options, console)
                 if options.serve:
-                    _print_urls(urls, settings, webhook_url, console)
-                    await stop.wait()
+                    await _keep_serving(service, settings, urls, webhook_url, console, stop)
             finally:
                 stop.set()
                 await task
@@ -315,6 +320,72 @@ async def _check(
     return build_summary(facts, figures, check)
 
 
+async def _keep_serving(
+    service: Service,
+    settings: Settings,
+    urls: Mapping[str, str],
+    webhook_url: str,
+    console: Console,
+    stop: asyncio.Event,
+) -> None:
+    """After the verified run: the scheduler too (as ``opsync serve`` runs it, so ``opsync
+    doctor`` finds its last run), the URLs, and the settings to try other commands with."""
+    scheduler = service.scheduler
+    ticking = (
+        asyncio.create_task(scheduler.run_forever(stop), name="scheduler")
+        if scheduler is not None
+        else None
+    )
+    try:
+        _print_urls(urls, settings, webhook_url, console)
+        _print_env(settings, console)
+        await stop.wait()
+    finally:
+        stop.set()
+        if ticking is not None:
+            await ticking
+
+
+#: the settings another shell needs to run opsync's commands against the demo
+_ENV_VARIABLES = (
+    "OPENPHONE_API_KEY",
+    "OPENPHONE_API_BASE",
+    "NOTION_API_KEY",
+    "OPSYNC_NOTION_BASE_URL",
+    "NOTION_CALLS_DATABASE_ID",
+    "NOTION_MESSAGES_DATABASE_ID",
+    "NOTION_CANVAS_DATABASE_ID",
+    "OPSYNC_DATABASE_URL",
+    "OPSYNC_BLOB_URL",
+    "OPSYNC_PUBLIC_BASE_URL",
+    "OPSYNC_MAPPING_FILE",
+)
+
+
+def demo_environment(settings: Settings) -> dict[str, str]:
+    """``_ENV_VARIABLES`` as the demo set them. The simulators' keys are the demo's own fake
+    ones; no webhook signing key is among them (the service reads those from the store)."""
+    values: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if not isinstance(alias, str) or alias not in _ENV_VARIABLES:
+            continue
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        values[alias] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return values
+
+
+def _print_env(settings: Settings, console: Console) -> None:
+    console.print("Try opsync's commands against the demo from another shell:", highlight=False)
+    for name, value in demo_environment(settings).items():
+        console.print(f"  export {name}={shlex.quote(value)}", highlight=False, soft_wrap=True)
+    console.print("  opsync doctor", highlight=False)
+    console.print("  opsync webhooks list", highlight=False)
+    console.print("Everything keeps running; press Ctrl-C to stop.", highlight=False)
+
+
 def _print_urls(
     urls: Mapping[str, str], settings: Settings, webhook_url: str, console: Console
 ) -> None:
@@ -325,7 +396,6 @@ def _print_urls(
         f"OpenPhone simulator: {urls['openphone']}/v1  (API key {OPENPHONE_KEY})",
         f"Notion simulator:    {urls['notion']}/v1  (token {NOTION_KEY}); "
         f"whole state at {urls['notion']}/__sandbox/state",
-        "Everything keeps running; press Ctrl-C to stop.",
     ]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)

@@ -22,6 +22,8 @@ MAX_SINGLE_PART_BYTES: Final = 20 * 1024 * 1024
 # SDK method → the keyword arguments it forwards that the adapter uses (a subset of §8.3).
 FORWARDED: Final[Mapping[str, frozenset[str]]] = {
     "databases.retrieve": frozenset(),
+    "databases.create": frozenset({"parent", "title", "icon", "is_inline", "initial_data_source"}),
+    "data_sources.update": frozenset({"properties"}),
     "data_sources.retrieve": frozenset(),
     "data_sources.query": frozenset({"filter", "sorts", "start_cursor", "page_size"}),
     "pages.create": frozenset({"parent", "properties", "icon", "children"}),
@@ -36,7 +38,13 @@ FORWARDED: Final[Mapping[str, frozenset[str]]] = {
 
 # Calls that must not be repeated after a failure with an unknown outcome.
 NOT_IDEMPOTENT: Final = frozenset(
-    {"pages.create", "blocks.children.append", "file_uploads.create", "file_uploads.send"}
+    {
+        "pages.create",
+        "databases.create",
+        "blocks.children.append",
+        "file_uploads.create",
+        "file_uploads.send",
+    }
 )
 
 

@@ -211,6 +211,26 @@ class NotionAdapter:
             properties=properties,
         )
 
+    # -- schema set-up (opsync notion setup / check --fix) -------------------------------------
+
+    async def data_source_object(self, data_source_id: str) -> JSONObject:
+        """The data source as Notion returns it: property schemas with their select options
+        and relation targets. Read; retried."""
+        return await self._call("data_sources.retrieve", normalize_id(data_source_id))
+
+    async def create_database(self, body: Mapping[str, Any]) -> JSONObject:
+        """``POST /v1/databases`` (parent, title, icon, is_inline, initial_data_source); the
+        database object. Not idempotent: raises OutcomeUnknown rather than repeat it."""
+        return await self._call("databases.create", **body)
+
+    async def update_data_source(
+        self, data_source_id: str, properties: Mapping[str, JSONObject]
+    ) -> JSONObject:
+        """Add or change properties (``{name: schema}``); the data source object. Idempotent
+        (the same schema sent twice changes nothing); retried."""
+        ds_id = normalize_id(data_source_id)
+        return await self._call("data_sources.update", ds_id, properties=dict(properties))
+
     # -- pages ---------------------------------------------------------------------------------
 
     async def _explain(

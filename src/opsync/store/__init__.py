@@ -1,6 +1,7 @@
 """The SQL store: SQLite by default, PostgreSQL by URL; the only place in opsync with SQL."""
 
 from opsync.store._engine import DatabaseURLInvalid, QueryError, normalize_url
+from opsync.store._webhooks import StoredWebhook, key_fingerprint
 from opsync.store.migrations import AppliedMigration
 from opsync.store.rows import (
     InboxError,
@@ -25,5 +26,7 @@ __all__ = [
     "QueryResult",
     "Snapshot",
     "Store",
+    "StoredWebhook",
+    "key_fingerprint",
     "normalize_url",
 ]

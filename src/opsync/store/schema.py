@@ -142,3 +142,40 @@ kv = Table(
     Column("expires_at", BigInteger),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# --- registered OpenPhone webhooks and their signing keys (migration 0003) -------------------
+
+openphone_webhooks = Table(
+    "openphone_webhooks",
+    metadata,
+    Column("webhook_id", Text, primary_key=True),
+    Column("family", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("signing_key", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# --- the contact timeline's index (migration 0004; opsync.timeline) -------------------------
+
+timeline_entries = Table(
+    "timeline_entries",
+    metadata,
+    Column("resource_type", Text, primary_key=True),
+    Column("resource_id", Text, primary_key=True),
+    Column("phone_number_id", Text),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("counterparty", Text),
+    Column("canvas_id", Text),
+    Column("indexed_at", BigInteger, nullable=False),
+)
+
+timeline_parties = Table(
+    "timeline_parties",
+    metadata,
+    Column("party", Text, primary_key=True),
+    Column("resource_type", Text, primary_key=True),
+    Column("resource_id", Text, primary_key=True),
+    Column("occurred_at", BigInteger, nullable=False),
+)

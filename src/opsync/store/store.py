@@ -31,6 +31,8 @@ from opsync.store._resources import ResourceOps
 from opsync.store._schedule import ScheduleOps
 from opsync.store._sqlite_direct import insert_inbox
 from opsync.store._sync_queries import SyncQueryOps
+from opsync.store._timeline import TimelineOps
+from opsync.store._webhooks import WebhookKeyOps
 from opsync.store.migrations import AppliedMigration
 from opsync.store.rows import InboxSource, InboxState, NewEvent, QueryResult
 from opsync.store.schema import inbox, kv, resource_snapshots
@@ -38,7 +40,16 @@ from opsync.store.schema import inbox, kv, resource_snapshots
 _TERMINAL_STATES = frozenset({"done", "dead", "ignored"})
 
 
-class Store(InboxOps, ResourceOps, AnalyticsOps, PhoneStateOps, ScheduleOps, SyncQueryOps):
+class Store(
+    InboxOps,
+    ResourceOps,
+    AnalyticsOps,
+    PhoneStateOps,
+    ScheduleOps,
+    SyncQueryOps,
+    WebhookKeyOps,
+    TimelineOps,
+):
     """The SQL store. Build with :meth:`open`; close with :meth:`close` (or ``async with``)."""
 
     @classmethod

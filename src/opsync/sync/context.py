@@ -16,6 +16,7 @@ from opsync.clock import Clock
 from opsync.notion import NotionPort
 from opsync.openphone import OpenPhoneClient
 from opsync.store import Store
+from opsync.sync.columns import PageColumns
 from opsync.sync.directory import Directory
 from opsync.sync.metrics import Metrics
 
@@ -42,6 +43,8 @@ class SyncContext:
     #: hold a webhook-driven call's page write until it settles, at most this long after it
     #: ended (0: write on every event)
     call_settle_seconds: float = 0.0
+    #: the mapping file's property names, and what each database turned out to lack
+    columns: PageColumns = field(default_factory=PageColumns)
     metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:

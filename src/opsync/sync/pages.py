@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from opsync.errors import NotionSchemaMismatch
 from opsync.notion import BlocksIncomplete
 from opsync.render import Rendered, batched
 from opsync.render.text import JSON, MAX_REQUEST_BYTES, payload_size
@@ -32,6 +33,7 @@ from opsync.sync._body import (
     split_sections,
     state_from_children,
 )
+from opsync.sync.columns import PageContent
 from opsync.sync.context import SyncContext
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,45 @@ async def upsert_page(
 ) -> PageWrite:
     """Make the resource's one page show ``rendered``; idempotent.
 
+    ``rendered`` and ``title_property`` use the seed's property names; the mapping file's
+    names are applied here (:mod:`opsync.sync.columns`), and a property the database lacks is
+    left out (once Notion's rejection showed it) instead of failing the page.
+
     Raises the Notion port's errors (``OutcomeUnknown`` and ``BlocksIncomplete`` are
     transient: calling again completes the write without a second page or duplicate blocks).
     """
-    writer = _PageWriter(ctx, resource_type, resource_id, rendered, phone_number_id)
+    columns = ctx.columns
+    title = columns.title(resource_type, title_property)
+    for attempt in range(2):
+        content = await columns.content(
+            ctx.notion, ctx.clock, resource_type, data_source_id, rendered
+        )
+        try:
+            return await _upsert(
+                ctx, resource_type, resource_id, content, data_source_id, title, phone_number_id
+            )
+        except NotionSchemaMismatch:
+            # Rejected before anything was written (a 400): safe to write again, once, without
+            # what the database turns out to lack.
+            if attempt or not await columns.relearn(
+                ctx.notion, ctx.clock, resource_type, data_source_id, content
+            ):
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _upsert(
+    ctx: SyncContext,
+    resource_type: ResourceType,
+    resource_id: str,
+    content: PageContent,
+    data_source_id: str,
+    title_property: str,
+    phone_number_id: str | None,
+) -> PageWrite:
+    writer = _PageWriter(ctx, resource_type, resource_id, content, phone_number_id)
     entry = await ctx.store.ledger_get(resource_type, resource_id)
-    digest = rendered.content_hash
+    digest = content.content_hash
     if entry is not None and entry.state == "created" and entry.notion_page_id:
         if entry.content_hash == digest:
             return PageWrite("unchanged", entry.notion_page_id)
@@ -118,7 +153,7 @@ class _PageWriter:
         ctx: SyncContext,
         resource_type: ResourceType,
         resource_id: str,
-        rendered: Rendered,
+        rendered: PageContent,
         phone_number_id: str | None,
     ) -> None:
         self.ctx = ctx

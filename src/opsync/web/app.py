@@ -11,6 +11,10 @@ Routes::
     GET  /phone/{id}/state     an actor's state (opsync.web.health)                  admin
     ...  /api/dlq...           the dead letters (opsync.web.admin_api)               admin
     GET  /openapi.json         the webhook's OpenAPI description (opsync.web.openapi) admin
+    GET  /api/contacts/{phone}/timeline   a contact's calls and messages          admin
+    GET  /api/canvas/{id}/timeline        … of a Canvas page (opsync.web.timeline_api)
+    GET  /, /api/dashboard     the dashboard and its data (opsync.web.dashboard)     admin or
+    .../login, /static/...     its login form, logout, script and style               session
     ...  extra_routes          added by the caller (metrics, media links)            admin,
                                                                                       or signed
 
@@ -41,9 +45,12 @@ from opsync.openphone.signatures import WebhookVerifier
 from opsync.store import Store
 from opsync.web.admin import AdminAuth, AdminGate
 from opsync.web.admin_api import dlq_routes
+from opsync.web.dashboard import dashboard_routes
+from opsync.web.dashboard_data import DashboardSources
 from opsync.web.health import HealthEndpoint, PhoneStateEndpoint, PhoneStateProvider
 from opsync.web.ingest import WebhookIngest, WebhookObserver
 from opsync.web.openapi import openapi_document
+from opsync.web.timeline_api import timeline_routes
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,8 @@ def build_app(
     on_accepted: Callable[[], None] | None = None,
     phone_state: PhoneStateProvider | None = None,
     on_webhook: WebhookObserver | None = None,
+    dashboard: DashboardSources | None = None,
+    media_url: Callable[[str], str | None] | None = None,
 ) -> Starlette:
     """The opsync web app around an open ``store``.
 
@@ -75,7 +84,9 @@ def build_app(
     event is stored, to wake the dispatcher. ``on_webhook`` hears of every answered delivery
     (its event type and outcome; for metrics). ``phone_state`` serves ``/phone/{id}/state``.
     ``admin_token`` ``None`` or empty turns the admin routes off (404). A replay through the
-    dead-letter API calls ``on_accepted`` too.
+    dead-letter API calls ``on_accepted`` too. ``dashboard`` feeds ``GET /`` (without it, the
+    dashboard shows what ``store`` holds). ``media_url`` (a blob key → its signed link) links
+    recordings in the contact timelines (``/api/contacts/…``, ``/api/canvas/…``).
     """
     if verifier is None or not verifier.has_keys:
         if not insecure_accept_unsigned:
@@ -102,7 +113,9 @@ def build_app(
             name="phone_state",
         ),
         *dlq_routes(store, on_replayed=on_accepted),
+        *timeline_routes(store, media_url),
         Route("/openapi.json", _openapi(path), methods=["GET"], name="openapi"),
+        *dashboard_routes(dashboard or DashboardSources(store, phone_state=phone_state)),
         *extra_routes,
     ]
     app = Starlette(
