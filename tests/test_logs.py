@@ -98,3 +98,29 @@ def test_a_secret_that_json_escapes_is_masked_too() -> None:
                 root.removeHandler(handler)
     [line] = [json.loads(text) for text in out.getvalue().splitlines()]
     assert line["event"] == "sent *** away"
+
+
+def test_serve_scrubs_the_stored_webhook_keys_too() -> None:
+    from opsync.cli.serve import configure_logging
+    from opsync.config import load_settings
+
+    out = io.StringIO()
+    stored = "whsec_c3RvcmVkLWluLXRoZS1kYXRhYmFzZQ=="
+    settings = load_settings({"OPENPHONE_API_KEY": "op-key-123456"}, env_file=None)
+    try:
+        configure_logging(settings, [stored])
+        # configure_logging writes to stdout: point its handler at our buffer
+        root = logging.getLogger()
+        [handler] = [h for h in root.handlers if getattr(h, "_opsync", False)]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(out)
+        logging.getLogger("opsync.test").warning("key %s and op-key-123456", stored)
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if getattr(handler, "_opsync", False):
+                root.removeHandler(handler)
+        root.setLevel(logging.WARNING)
+    assert stored not in out.getvalue()
+    assert "op-key-123456" not in out.getvalue()
+    assert "key *** and ***" in out.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import signal
+from collections.abc import Iterable
 from typing import Any
 
 import typer
@@ -36,6 +37,9 @@ async def _serve(settings: Settings, host: str, port: int, insecure: bool) -> No
     previous: dict[int, Any] = {}
     try:
         async with open_service(settings, insecure_accept_unsigned=insecure) as service:
+            # The keys `opsync webhooks register` stored are secrets too: scrub them as well.
+            stored = [hook.signing_key for hook in await service.store.webhooks_stored()]
+            configure_logging(settings, stored)
             # What start-up built lives as long as the process: out of the collector's sight,
             # a full collection no longer walks it, keeping those pauses out of webhook latency.
             gc.collect()
@@ -49,8 +53,9 @@ async def _serve(settings: Settings, host: str, port: int, insecure: bool) -> No
                 signal.signal(sig, handler)
 
 
-def configure_logging(settings: Settings) -> None:
-    """JSON logs at ``LOG_LEVEL``, with every configured secret scrubbed from them."""
+def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None:
+    """JSON logs at ``LOG_LEVEL``, with every configured secret (and ``extra_secrets``)
+    scrubbed from them."""
     secrets = [
         value.get_secret_value()
         for value in (
@@ -64,4 +69,5 @@ def configure_logging(settings: Settings) -> None:
         if value is not None
     ]
     secrets.extend(settings.webhook_keys())
+    secrets.extend(extra_secrets)
     logs.configure(settings.log_level, secrets=secrets)
