@@ -37,6 +37,7 @@ from opsync.observability.metrics import Metrics, metrics_route
 from opsync.openphone import OpenPhoneClient
 from opsync.openphone.signatures import SigningKey, WebhookVerifier
 from opsync.pacing import NOTION_LIMIT, OPENPHONE_LIMIT, Pacer, TokenBucket
+from opsync.pacing_shared import SharedTokenBucket, bucket_name
 from opsync.scheduler import Scheduler
 from opsync.store import Store
 from opsync.sync import ActorRegistry, Directory, SyncContext, make_handler
@@ -76,7 +77,8 @@ class Service:
 
 @dataclass(frozen=True)
 class Pacers:
-    """The token buckets of one process (a deployment-wide bucket replaces them in issue 7)."""
+    """The token buckets of the upstream APIs: in this process (SQLite, one machine), or shared
+    through the database by every process of the deployment (PostgreSQL, several machines)."""
 
     notion: Pacer
     openphone: Pacer
@@ -84,6 +86,27 @@ class Pacers:
     @classmethod
     def default(cls, clock: Clock) -> Pacers:
         return cls(TokenBucket(NOTION_LIMIT, clock), TokenBucket(OPENPHONE_LIMIT, clock))
+
+    @classmethod
+    def for_store(
+        cls, store: Store, clock: Clock, *, notion_token: str, openphone_key: str
+    ) -> Pacers:
+        """Shared buckets on PostgreSQL (the several-machines deployment), else this
+        process's own."""
+        if store.dialect == "postgresql":
+            return cls.shared(store, clock, notion_token=notion_token, openphone_key=openphone_key)
+        return cls.default(clock)
+
+    @classmethod
+    def shared(cls, store: Store, clock: Clock, *, notion_token: str, openphone_key: str) -> Pacers:
+        """One bucket per credential in the store: the deployment as a whole keeps to the
+        limits, and a 429 seen by one instance pauses all of them."""
+        return cls(
+            SharedTokenBucket(store, bucket_name("notion", notion_token), NOTION_LIMIT, clock),
+            SharedTokenBucket(
+                store, bucket_name("openphone", openphone_key), OPENPHONE_LIMIT, clock
+            ),
+        )
 
 
 @asynccontextmanager
@@ -101,7 +124,6 @@ async def open_service(
     ``webhooks=False`` builds no web app and needs no signing key (``opsync backfill``).
     """
     clock = clock or SystemClock()
-    pacers = pacers or Pacers.default(clock)
     notion_token = settings.secret("notion_api_key")
     openphone_key = settings.secret("openphone_api_key")
     calls_db = normalize_id(settings.require("notion_calls_database_id"))
@@ -117,6 +139,10 @@ async def open_service(
     async with AsyncExitStack() as stack:
         store = await Store.open(settings.database_url, clock=clock)
         stack.push_async_callback(store.close)
+        if pacers is None:
+            pacers = Pacers.for_store(
+                store, clock, notion_token=notion_token, openphone_key=openphone_key
+            )
         # WEBHOOK_SECRET and the keys `opsync webhooks register` stored; checked before any
         # network call.
         stored_keys = await stored_signing_keys(store) if webhooks else []

@@ -6,7 +6,7 @@ describe the columns for building queries. A test compares them with a migrated 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, Table, Text
 
 metadata = MetaData()
 
@@ -178,4 +178,14 @@ timeline_parties = Table(
     Column("resource_type", Text, primary_key=True),
     Column("resource_id", Text, primary_key=True),
     Column("occurred_at", BigInteger, nullable=False),
+)
+
+
+# --- deployment-wide request pacing (migration 0005) -------------------------------------------
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("tat", Float, nullable=False),
 )

@@ -27,6 +27,7 @@ from opsync.store._engine import (
 )
 from opsync.store._inbox import InboxOps
 from opsync.store._phone_state import PhoneStateOps
+from opsync.store._rates import RateOps
 from opsync.store._resources import ResourceOps
 from opsync.store._schedule import ScheduleOps
 from opsync.store._sqlite_direct import insert_inbox
@@ -49,6 +50,7 @@ class Store(
     SyncQueryOps,
     WebhookKeyOps,
     TimelineOps,
+    RateOps,
 ):
     """The SQL store. Build with :meth:`open`; close with :meth:`close` (or ``async with``)."""
 
