@@ -1,8 +1,10 @@
-"""``python -m bench`` — run the four benchmarks, print a table, write ``bench/results.json``.
+"""``python -m bench`` — run the five benchmarks, print a table, write ``bench/results.json``.
 
 Options::
 
-    --only NAME [NAME ...]   backfill, memory, ingest, canvas (default: all four, in order)
+    --only NAME [NAME ...]   backfill, memory, ingest, canvas, instances (default: all five,
+                             in order; instances runs its PostgreSQL rows when
+                             OPSYNC_BENCH_POSTGRES_URL or OPSYNC_TEST_POSTGRES_URL is set)
     --full                   the issue's sizes (300 calls + 2,000 messages; 50,000 messages):
                              about 40 minutes on a 2-core machine
     --tiny                   the smoke-test sizes (seconds; the numbers mean nothing)
@@ -29,11 +31,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import backfill, canvas, ingest, memory
+from bench import backfill, canvas, ingest, instances, memory
 from bench._common import BenchResult, fmt, machine_facts
 
-ORDER = ("backfill", "memory", "ingest", "canvas")
-NUMBERS = {"backfill": 1, "memory": 2, "ingest": 3, "canvas": 4}
+ORDER = ("backfill", "memory", "ingest", "canvas", "instances")
+NUMBERS = {"backfill": 1, "memory": 2, "ingest": 3, "canvas": 4, "instances": 5}
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 
 
@@ -45,6 +47,7 @@ def plan(mode: str) -> dict[str, Callable[[], Awaitable[BenchResult]]]:
             "memory": lambda: memory.run(memory.MemorySize.tiny()),
             "ingest": lambda: ingest.run(ingest.IngestSize.tiny()),
             "canvas": lambda: canvas.run(canvas.CanvasSize.tiny()),
+            "instances": lambda: instances.run(instances.InstancesSize.tiny()),
         }
     if mode == "full":
         return {
@@ -52,12 +55,14 @@ def plan(mode: str) -> dict[str, Callable[[], Awaitable[BenchResult]]]:
             "memory": lambda: memory.run(memory.MemorySize.full()),
             "ingest": lambda: ingest.run(),
             "canvas": lambda: canvas.run(),
+            "instances": lambda: instances.run(),
         }
     return {
         "backfill": lambda: backfill.run(),
         "memory": lambda: memory.run(),
         "ingest": lambda: ingest.run(),
         "canvas": lambda: canvas.run(),
+        "instances": lambda: instances.run(),
     }
 
 
