@@ -93,3 +93,10 @@ def test_shutdown_timeout_defaults_to_30_seconds_and_must_be_positive() -> None:
     assert load_settings({"OPSYNC_SHUTDOWN_TIMEOUT": "2.5"}).shutdown_timeout == 2.5
     with pytest.raises(ValueError, match=r"OPSYNC_SHUTDOWN_TIMEOUT|shutdown_timeout"):
         load_settings({"OPSYNC_SHUTDOWN_TIMEOUT": "0"})
+
+
+def test_lease_seconds_defaults_to_60_and_is_bounded() -> None:
+    assert load_settings({}).lease_seconds == 60.0
+    assert load_settings({"OPSYNC_LEASE_SECONDS": "3"}).lease_seconds == 3.0
+    with pytest.raises(ValueError, match=r"OPSYNC_LEASE_SECONDS|lease_seconds"):
+        load_settings({"OPSYNC_LEASE_SECONDS": "0.5"})

@@ -168,6 +168,14 @@ class Settings(BaseSettings):
         description="seconds back the incremental sync looks for calls whose recording, "
         "transcript or summary was still pending, to fetch what is still missing",
     )
+    lease_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        validation_alias="OPSYNC_LEASE_SECONDS",
+        description="seconds an instance holds an event it works on without renewing its "
+        "lease; after a crash, another instance takes the event over once it expires",
+    )
     s3_endpoint_url: str | None = Field(
         None,
         validation_alias="OPSYNC_S3_ENDPOINT_URL",

@@ -205,6 +205,7 @@ async def open_service(
             metrics.instrument(make_handler(registry)),
             policy=inbox_policy(settings.max_attempts),
             concurrency=settings.concurrency,
+            lease_seconds=settings.lease_seconds,
             clock=clock,
             rng=random.Random(),
             poll_interval=poll_interval,

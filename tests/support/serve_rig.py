@@ -31,8 +31,9 @@ import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,6 +56,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: environment variables the launcher reads (test-only: opsync itself never sees them)
 NOTION_RATE_VAR = "OPSYNC_RIG_NOTION_RATE"
 OPENPHONE_RATE_VAR = "OPSYNC_RIG_OPENPHONE_RATE"
+#: PostgreSQL schema the child's store lives in (as ``Store.open(pg_schema=...)``)
+PG_SCHEMA_VAR = "OPSYNC_RIG_PG_SCHEMA"
+#: file the child appends a JSON line to when a handler starts and when it ends
+HANDLED_LOG_VAR = "OPSYNC_RIG_HANDLED_LOG"
 LOG_FILE = "serve.log"
 
 
@@ -165,11 +170,25 @@ class ServeRig:
     async def store(self) -> Store:
         """The service's store, opened from this process (SQLite in WAL mode allows it)."""
         if self._store is None:
-            self._store = await Store.open(self.database_url)
+            schema = self.env.get(PG_SCHEMA_VAR) or None
+            self._store = await Store.open(self.database_url, pg_schema=schema)
         return self._store
 
     async def inbox_counts(self) -> dict[InboxState, int]:
         return await (await self.store()).inbox_counts()
+
+    def replica(self, name: str) -> ServeRig:
+        """Another instance of the service on the same simulators, store and environment:
+        its own port, and its own folder ``data_dir/name`` for its log (and, with
+        ``HANDLED_LOG_VAR`` set, its handler log). Not started; the caller closes it."""
+        folder = self.data_dir / name
+        folder.mkdir(exist_ok=True)
+        env = dict(self.env)
+        if HANDLED_LOG_VAR in env:
+            env[HANDLED_LOG_VAR] = str(folder / "handled.jsonl")
+        return replace(
+            self, port=free_port(), env=env, data_dir=folder, process=None, starts=0, _store=None
+        )
 
     async def aclose(self) -> None:
         await self.kill()
@@ -233,11 +252,110 @@ async def open_rig(
         yield rig
 
 
+class RoundRobin:
+    """A load balancer in front of several instances (an ASGI app): each request goes to the
+    next backend in turn; one that refuses the connection or drops it is skipped for the next
+    (as a balancer's health check would), and 502 answers when none took the request.
+    Replaying a webhook on another backend is safe: the inbox deduplicates by event id."""
+
+    def __init__(self, backends: list[str], http: httpx.AsyncClient) -> None:
+        self.backends = backends
+        self._http = http
+        self._next = 0
+        #: backend URL → requests it answered
+        self.answered: dict[str, int] = {url: 0 for url in backends}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"] + (
+            f"?{scope['query_string'].decode()}" if scope["query_string"] else ""
+        )
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k != b"host"]
+        start, self._next = self._next, self._next + 1
+        status, answer = 502, b"no backend answered"
+        for offset in range(len(self.backends)):
+            backend = self.backends[(start + offset) % len(self.backends)]
+            try:
+                response = await self._http.request(
+                    scope["method"], backend + path, content=body, headers=headers
+                )
+            except httpx.TransportError:
+                continue
+            status, answer = response.status_code, response.content
+            self.answered[backend] += 1
+            break
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(answer)).encode())]})  # fmt: skip
+        await send({"type": "http.response.body", "body": answer})
+
+
+def _record_handlers(path: str) -> None:
+    """Wrap the service's inbox handler so that each run appends ``start`` and ``end`` lines
+    (event id, partition, wall-clock time) to ``path``: the handler runs strictly inside the
+    claim, so two runs of one partition that overlap are two claims that overlapped."""
+    import json
+
+    from opsync import service
+    from opsync.store.rows import InboxEvent
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    make_handler = getattr(service, "make_handler")  # noqa: B009 (not re-exported)
+
+    def note(what: str, event: InboxEvent, **more: str) -> None:
+        line = {
+            "what": what, "event_id": event.event_id, "inbox_id": event.id,
+            "partition": event.partition_key, "at": time.time(), "pid": os.getpid(), **more,
+        }  # fmt: skip
+        os.write(fd, (json.dumps(line) + "\n").encode())  # one write: survives a SIGKILL
+
+    def wrapped_factory(*args: Any, **kwargs: Any) -> Any:
+        handler = make_handler(*args, **kwargs)
+
+        async def handle(event: InboxEvent) -> Any:
+            note("start", event)
+            outcome = "error"
+            try:
+                result = await handler(event)
+                outcome = type(result).__name__
+                return result
+            finally:
+                note("end", event, outcome=outcome)
+
+        return handle
+
+    setattr(service, "make_handler", wrapped_factory)  # noqa: B010
+
+
+def _use_schema(schema: str) -> None:
+    """Open the child's store in ``schema`` (its search path), as the store tests do."""
+    from opsync.store import store as store_module
+
+    create_engine = getattr(store_module, "create_engine")  # noqa: B009 (not re-exported)
+
+    def in_schema(url: str, *, pg_schema: str | None = None) -> Any:
+        return create_engine(url, pg_schema=pg_schema or schema)
+
+    setattr(store_module, "create_engine", in_schema)  # noqa: B010
+
+
 def main(argv: list[str]) -> None:
-    """The child process: ``opsync`` with ``argv``, the pacing limits from the environment."""
+    """The child process: ``opsync`` with ``argv``, the pacing limits from the environment
+    (and, when set, the PostgreSQL schema and the handler log)."""
     from opsync import service
     from opsync.cli.main import main as opsync_main
     from opsync.pacing import RateLimit
+
+    if os.environ.get(PG_SCHEMA_VAR):
+        _use_schema(os.environ[PG_SCHEMA_VAR])
+    if os.environ.get(HANDLED_LOG_VAR):
+        _record_handlers(os.environ[HANDLED_LOG_VAR])
 
     for variable, name in (
         (NOTION_RATE_VAR, "NOTION_LIMIT"),

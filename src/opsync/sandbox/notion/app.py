@@ -14,6 +14,7 @@ write Notion applied and the client's record of it.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -230,8 +231,11 @@ class NotionSimulator:
     # the pipeline -----------------------------------------------------------------------------
     def _wrap(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
+            arrived = time.monotonic()
             response = await self._pipeline(endpoint, request)
-            self.counter.record(f"{request.method} {endpoint.template}", response.status_code)
+            self.counter.record(
+                f"{request.method} {endpoint.template}", response.status_code, at=arrived
+            )
             return response
 
         return handle

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -160,9 +161,13 @@ class RequestCounter:
         self._counts: defaultdict[str, defaultdict[int, int]] = defaultdict(
             lambda: defaultdict(int)
         )
+        #: (monotonic seconds it arrived, endpoint, status) of every request, as answered
+        self.log: list[tuple[float, str, int]] = []
 
-    def record(self, endpoint: str, status: int) -> None:
+    def record(self, endpoint: str, status: int, at: float | None = None) -> None:
+        """Count one request; ``at`` (monotonic seconds, default now) goes to :attr:`log`."""
         self._counts[endpoint][status] += 1
+        self.log.append((time.monotonic() if at is None else at, endpoint, status))
 
     def count(self, endpoint: str, status: int | None = None) -> int:
         by_status: dict[int, int] = self._counts.get(endpoint, {})
