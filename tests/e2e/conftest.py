@@ -5,7 +5,7 @@ through the OpenPhone API and delivered by the simulator's signed emitter."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from opsync.sandbox.openphone import (
 from opsync.sandbox.openphone.webhooks import Event
 from opsync.sandbox.openphone.workspace import STAGE_EVENTS
 from opsync.service import Pacers, Service, open_service, run_service
+from tests.support.private_postgres import PrivatePostgres, private_cluster
 from tests.support.sandbox_env import API_KEY, sandbox_environ
 
 FAST = RateLimit(rate=1_000.0, burst=1_000)
@@ -171,3 +172,11 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
                 await emitter.aclose()
                 stop.set()
                 await task
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of the test's own that it may stop and start (skipped when one
+    cannot be made here)."""
+    with private_cluster() as cluster:
+        yield cluster

@@ -25,11 +25,8 @@ import itertools
 import json
 import logging
 import os
-import shutil
 import socket
 import sqlite3
-import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -79,6 +76,7 @@ from opsync.service import Pacers, Service, open_service, run_service
 from opsync.store import Store, _sqlite_direct
 from opsync.sync import make_handler
 from opsync.sync.incremental import SyncOptions
+from tests.support.private_postgres import PrivatePostgres
 from tests.support.sandbox_env import API_KEY, sandbox_environ
 
 FAST = RateLimit(rate=2_000.0, burst=2_000)
@@ -829,77 +827,6 @@ async def test_a_locked_sqlite_store_answers_503_and_accepts_the_redelivery(
             **verdict(check),
         },
     )
-
-
-@dataclass
-class PrivatePostgres:
-    """A PostgreSQL cluster of this test's own, on a free port, that it may stop and start
-    without disturbing anyone else's database."""
-
-    data: Path
-    port: int
-    as_user: list[str]
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _pg_ctl(self, *args: str) -> None:
-        pg_ctl = str(shutil.which("pg_ctl"))
-        command = [*self.as_user, pg_ctl, "-D", str(self.data), "-w", "-t", "30", *args]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._pg_ctl("-o", options, "-l", str(self.data / "server.log"), "start")
-
-    def stop(self) -> None:
-        self._pg_ctl("-m", "fast", "stop")
-
-
-@pytest.fixture
-def private_postgres() -> Iterable[PrivatePostgres]:
-    """initdb + pg_ctl as the current user; as root (initdb refuses root), as ``postgres``
-    through ``runuser``. Skipped when neither is possible."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("restarting PostgreSQL needs initdb and pg_ctl on PATH")
-    as_user: list[str] = []
-    owner: tuple[int, int] | None = None
-    if os.geteuid() == 0:
-        import pwd
-
-        runuser = shutil.which("runuser")
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            account = None
-        if runuser is None or account is None:
-            pytest.skip("as root, a private cluster needs runuser and a postgres account")
-        as_user = [runuser, "-u", "postgres", "--"]
-        owner = (account.pw_uid, account.pw_gid)
-    root = Path(tempfile.mkdtemp(prefix="opsync-pg-"))
-    data = root / "data"
-    data.mkdir(mode=0o700)
-    if owner is not None:
-        os.chown(root, *owner)
-        os.chown(data, *owner)
-    init = [*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-    subprocess.run(init, check=True, capture_output=True, timeout=120)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    cluster = PrivatePostgres(data, port, as_user)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        subprocess.run(
-            [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.timeout(120)
