@@ -20,7 +20,7 @@ and end of every handler run, :data:`tests.support.serve_rig.HANDLED_LOG_VAR`); 
 would allow ~90).
 
 Size: ~100 events by default (the test takes ~60 s, most of it Notion's 3 requests/s);
-``OPSYNC_SOAK=1`` plays ~1,000; ``OPSYNC_SEVERAL_EVENTS=N`` any other count.
+``OPSYNC_SOAK=1`` plays at least 1,000; ``OPSYNC_SEVERAL_EVENTS=N`` any other count.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ from tests.support.serve_rig import (
 
 PG_URL = os.environ.get("OPSYNC_TEST_POSTGRES_URL")
 SOAK = os.environ.get("OPSYNC_SOAK") == "1"
-EVENTS = int(os.environ.get("OPSYNC_SEVERAL_EVENTS") or (1000 if SOAK else 100))
+# The issue asks for at least 1,000 events; the plan lands within a few percent of EVENTS.
+EVENTS = int(os.environ.get("OPSYNC_SEVERAL_EVENTS") or (1050 if SOAK else 100))
 INSTANCES = 3
 PHONE_NUMBERS = 10
 LEASE_SECONDS = 3.0
@@ -370,6 +371,8 @@ async def test_three_instances_share_the_work_and_survive_two_kills(
         logs = "\n".join(f"--- {i.data_dir.name}:\n{i.log_tail(15)}" for i in instances)
 
         assert len(played.events) >= EVENTS * 0.9, figures
+        if SOAK:
+            assert len({e.id for e in played.events}) >= 1000, figures
         assert played.accepted_event_ids() == {e.id for e in played.events}, logs
         assert unfinished == [], f"acknowledged, not processed: {unfinished[:5]}\n{logs}"
         assert (by_state["dead"], by_state["in_flight"], by_state["pending"]) == (0, 0, 0)
