@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.ingest import RawConnection
 
 from opsync.openphone.signatures import sign_legacy
 from opsync.sandbox.notion import NOTION_RATE, NotionSimulator, NotionState
@@ -66,36 +67,6 @@ pytestmark = pytest.mark.timeout(330)
 
 
 # --- the load generator -------------------------------------------------------------------------
-
-
-class RawConnection:
-    """One HTTP/1.1 keep-alive connection: writes a prepared request, reads the whole answer."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> RawConnection:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def send(self, request: bytes) -> int:
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if length:
-            await self.reader.readexactly(length)
-        return status
-
-    async def close(self) -> None:
-        self.writer.close()
-        with suppress(OSError):
-            await self.writer.wait_closed()
 
 
 @dataclass
