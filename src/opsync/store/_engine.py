@@ -77,8 +77,8 @@ def _check_sqlite_folder(url: URL) -> None:
     Besides the clearer message, this avoids aiosqlite's failed-connect path, which leaves a
     stop request for its worker thread that can fire after the event loop has closed.
     """
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
+    database = sqlite_file(url)
+    if database is None:
         return
     folder = Path(database).expanduser().resolve().parent
     if not folder.is_dir():
